@@ -1,0 +1,248 @@
+"""The facts of a beneficiary's event log: immutable, dated, serialisable to JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["improving", "not_improving", "regressing"]
+CancelReason = Literal["cancelled", "no_show"]
+OUTCOMES: tuple[str, ...] = ("improving", "not_improving", "regressing")
+CANCEL_REASONS: tuple[str, ...] = ("cancelled", "no_show")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """One billed code with its units."""
+
+    code: str
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One insertion of needles with its one-on-one contact minutes."""
+
+    minutes: int
+    electrical_stimulation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event; `business_date` is the date the fact is about."""
+
+    type_name: ClassVar[str] = "event"
+
+    @property
+    def business_date(self) -> date:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficiaryEnrolled(Event):
+    type_name: ClassVar[str] = "beneficiary_enrolled"
+    mbi: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    payer: str
+    enrolled_on: date
+
+    @property
+    def business_date(self) -> date:
+        return self.enrolled_on
+
+
+@dataclass(frozen=True, slots=True)
+class PayerChanged(Event):
+    type_name: ClassVar[str] = "payer_changed"
+    payer: str
+    effective_date: date
+
+    @property
+    def business_date(self) -> date:
+        return self.effective_date
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisRecorded(Event):
+    type_name: ClassVar[str] = "diagnosis_recorded"
+    diagnosis_id: str
+    icd10_code: str
+    onset_date: date
+    recorded_on: date
+    systemic_cause: bool = False
+    surgery_related: bool = False
+    pregnancy_related: bool = False
+
+    @property
+    def business_date(self) -> date:
+        return self.recorded_on
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentBooked(Event):
+    type_name: ClassVar[str] = "appointment_booked"
+    appointment_id: str
+    date: date
+
+    @property
+    def business_date(self) -> date:
+        return self.date
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentCancelled(Event):
+    type_name: ClassVar[str] = "appointment_cancelled"
+    appointment_id: str
+    date: date
+    reason: CancelReason = "cancelled"
+
+    @property
+    def business_date(self) -> date:
+        return self.date
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPerformed(Event):
+    type_name: ClassVar[str] = "session_performed"
+    session_id: str
+    date: date
+    lines: tuple[ClaimLine, ...]
+    minutes: int | None = None
+    segments: tuple[Segment, ...] = ()
+    fulfils_appointment_id: str | None = None
+    decision: dict[str, Any] | None = None  # kept for the audit trail; counting never reads it
+
+    @property
+    def business_date(self) -> date:
+        return self.date
+
+
+@dataclass(frozen=True, slots=True)
+class SessionVoided(Event):
+    type_name: ClassVar[str] = "session_voided"
+    session_id: str
+    date: date
+    reason: str = "entered_in_error"
+
+    @property
+    def business_date(self) -> date:
+        return self.date
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRecorded(Event):
+    type_name: ClassVar[str] = "assessment_recorded"
+    assessment_id: str
+    date: date
+    outcome: Outcome
+    note: str | None = None
+
+    @property
+    def business_date(self) -> date:
+        return self.date
+
+
+@dataclass(frozen=True, slots=True)
+class AbnSigned(Event):
+    type_name: ClassVar[str] = "abn_signed"
+    abn_id: str
+    signed_on: date
+    valid_until: date
+
+    @property
+    def business_date(self) -> date:
+        return self.signed_on
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name: cls
+    for cls in (
+        BeneficiaryEnrolled,
+        PayerChanged,
+        DiagnosisRecorded,
+        AppointmentBooked,
+        AppointmentCancelled,
+        SessionPerformed,
+        SessionVoided,
+        AssessmentRecorded,
+        AbnSigned,
+    )
+}
+
+
+class EventDecodeError(ValueError):
+    """A stored payload that does not decode into a known event."""
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event's fields as a JSON-ready dict (no type name)."""
+    return {f.name: _encode(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """`{"type", "schema_version", "data"}` for one event."""
+    return {"type": event.type_name, "schema_version": SCHEMA_VERSION, "data": event_payload(event)}
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(args[0], value)
+    if hint is date:
+        return value if isinstance(value, date) else date.fromisoformat(value)
+    if origin is tuple:
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_decode(item, v) for v in value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = _hints(hint)
+        return hint(**{k: _decode(hints[k], v) for k, v in value.items() if k in hints})
+    return value
+
+
+def event_from_payload(type_name: str, data: dict[str, Any], schema_version: int = SCHEMA_VERSION) -> Event:
+    """Rebuild an event from its type name and stored payload."""
+    if schema_version != SCHEMA_VERSION:
+        raise EventDecodeError(f"unsupported schema_version {schema_version} for {type_name}")
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise EventDecodeError(f"unknown event type {type_name!r}")
+    hints = _hints(cls)
+    try:
+        return cls(**{k: _decode(hints[k], v) for k, v in data.items() if k in hints})
+    except (TypeError, ValueError) as exc:
+        raise EventDecodeError(f"bad payload for {type_name}: {exc}") from exc
+
+
+def event_from_json(obj: dict[str, Any]) -> Event:
+    """Inverse of `event_to_json`."""
+    return event_from_payload(obj["type"], obj["data"], obj.get("schema_version", SCHEMA_VERSION))
