@@ -56,7 +56,7 @@ class PayerPolicy:
     extension_sessions: int = 8
     annual_cap: int = 20
     extension_requires_kx: bool = True
-    unit_caps: Mapping[str, int] = field(default=MEDICARE_UNIT_CAPS)
+    unit_caps: Mapping[str, int] = field(default_factory=lambda: MEDICARE_UNIT_CAPS)
     dry_needling_with_acupuncture_forbidden_from: date | None = date(2024, 1, 1)
     approaching_initial_threshold: int = 10
     approaching_cap_threshold: int = 18
