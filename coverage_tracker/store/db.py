@@ -1,0 +1,77 @@
+"""Engines and transactions for SQLite (WAL, BEGIN IMMEDIATE for writes) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlmodel import Session
+
+from coverage_tracker.config import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "coverage_tracker_write"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL pinned to psycopg 3 (`postgresql://` would pick psycopg2)."""
+    url = make_url(url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def create_db_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: the configured database) with this project's SQLite setup."""
+    url = normalize_url(url or get_settings().database_url)
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLAlchemy's recipe for non-legacy transactions on pysqlite: the driver stops
+    # emitting BEGIN itself, and _sqlite_on_begin emits it (IMMEDIATE for writes).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # A write takes the write lock up front: a deferred transaction that reads and then
+    # writes fails with SQLITE_BUSY at once instead of waiting out busy_timeout.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """One shared engine per URL for the process (default: the configured database)."""
+    return create_db_engine(url)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one write transaction (BEGIN IMMEDIATE on SQLite): committed on success, else rolled back."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.connection(execution_options={WRITE_OPTION: True})
+        yield session
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one read transaction: one consistent snapshot, rolled back at the end."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.connection()
+        yield session
+        session.rollback()

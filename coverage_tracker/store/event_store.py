@@ -1,0 +1,122 @@
+"""The append-only event log: one stream per beneficiary, optimistic concurrency on its version.
+
+Nothing here (or anywhere) updates or deletes an event row; the database refuses it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from coverage_tracker.domain.events import SCHEMA_VERSION, Event, event_from_payload, event_payload
+from coverage_tracker.store import projections
+from coverage_tracker.store.tables import EventRecord, utcnow
+
+EVENTS = EventRecord.__table__
+
+
+class VersionConflict(Exception):
+    """Another writer appended to the stream first: roll back, reload and decide again."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was stored by another transaction: roll back and call `find_idempotent`."""
+
+
+_STREAM = (
+    sa.select(EVENTS.c.version, EVENTS.c.type, EVENTS.c.schema_version, EVENTS.c.payload)
+    .where(EVENTS.c.clinic_id == sa.bindparam("clinic_id"), EVENTS.c.beneficiary_id == sa.bindparam("beneficiary_id"))
+    .order_by(EVENTS.c.version)
+)
+_IDEMPOTENT = sa.select(EVENTS.c.request_hash, EVENTS.c.response).where(
+    EVENTS.c.clinic_id == sa.bindparam("clinic_id"), EVENTS.c.idempotency_key == sa.bindparam("key")
+)
+
+
+def load_stream(conn: sa.Connection | Session, clinic_id: int, beneficiary_id: str) -> tuple[list[Event], int]:
+    """The beneficiary's events in version order and the stream's version (0 when empty)."""
+    rows = conn.execute(_STREAM, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id}).all()
+    events = [event_from_payload(type_, payload, schema_version) for _, type_, schema_version, payload in rows]
+    return events, rows[-1][0] if rows else 0
+
+
+def append(
+    session: Session,
+    clinic_id: int,
+    beneficiary_id: str,
+    expected_version: int,
+    events: Sequence[Event],
+    recorded_by: int | None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    response: dict[str, Any] | None = None,
+    *,
+    prior_events: Sequence[Event] | None = None,
+) -> int:
+    """Append `events` after `expected_version`, refresh the projection, and return the new version.
+
+    The idempotency key, request hash and response go on the first new row. On a conflict the
+    transaction is unusable (PostgreSQL aborts it): the caller rolls back and starts again.
+    `prior_events` (the stream up to `expected_version`, as loaded) saves reloading it for the projection.
+    """
+    if not events:
+        raise ValueError("append needs at least one event")
+    recorded_at = utcnow()
+    rows = [
+        {
+            "clinic_id": clinic_id,
+            "beneficiary_id": beneficiary_id,
+            "version": expected_version + i,
+            "type": event.type_name,
+            "schema_version": SCHEMA_VERSION,
+            "payload": event_payload(event),
+            "business_date": event.business_date,
+            "recorded_at": recorded_at,
+            "recorded_by": recorded_by,
+            "idempotency_key": idempotency_key if i == 1 else None,
+            "request_hash": request_hash if i == 1 else None,
+            "response": response if i == 1 else None,
+        }
+        for i, event in enumerate(events, start=1)
+    ]
+    try:
+        session.execute(sa.insert(EVENTS), rows)
+    except IntegrityError as exc:
+        conflict = _conflict(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+    version = expected_version + len(events)
+    if prior_events is None:
+        stream, _ = load_stream(session, clinic_id, beneficiary_id)
+    elif len(prior_events) == expected_version:
+        stream = [*prior_events, *events]
+    else:
+        raise ValueError(f"prior_events has {len(prior_events)} events, expected {expected_version}")
+    projections.refresh_projection(session, clinic_id, beneficiary_id, stream, version)
+    return version
+
+
+_VERSION_UNIQUE = ("uq_events_beneficiary_id_version", "events.beneficiary_id, events.version")
+_IDEMPOTENCY_UNIQUE = ("uq_events_clinic_id_idempotency_key", "events.clinic_id, events.idempotency_key")
+
+
+def _conflict(exc: IntegrityError) -> Exception | None:
+    # PostgreSQL names the constraint; SQLite names the columns.
+    diag = getattr(exc.orig, "diag", None)
+    found = getattr(diag, "constraint_name", None) or str(exc.orig)
+    if any(name in found for name in _IDEMPOTENCY_UNIQUE):
+        return IdempotencyConflict("idempotency key already used in this clinic")
+    if any(name in found for name in _VERSION_UNIQUE):
+        return VersionConflict("the stream was appended to by another writer")
+    return None
+
+
+def find_idempotent(conn: sa.Connection | Session, clinic_id: int, key: str) -> tuple[str | None, Any] | None:
+    """`(request_hash, response)` stored with this clinic's idempotency key, or None when unused."""
+    row = conn.execute(_IDEMPOTENT, {"clinic_id": clinic_id, "key": key}).first()
+    return None if row is None else (row[0], row[1])
