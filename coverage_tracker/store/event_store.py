@@ -120,3 +120,15 @@ def find_idempotent(conn: sa.Connection | Session, clinic_id: int, key: str) -> 
     """`(request_hash, response)` stored with this clinic's idempotency key, or None when unused."""
     row = conn.execute(_IDEMPOTENT, {"clinic_id": clinic_id, "key": key}).first()
     return None if row is None else (row[0], row[1])
+
+
+_RECORDS = sa.select(
+    EVENTS.c.version, EVENTS.c.type, EVENTS.c.business_date, EVENTS.c.payload, EVENTS.c.recorded_at, EVENTS.c.recorded_by
+).where(EVENTS.c.clinic_id == sa.bindparam("clinic_id"), EVENTS.c.beneficiary_id == sa.bindparam("beneficiary_id")).order_by(
+    EVENTS.c.version
+)
+
+
+def load_records(conn: sa.Connection | Session, clinic_id: int, beneficiary_id: str) -> list[sa.Row[Any]]:
+    """The stream's rows as stored (version, type, business_date, payload, recorded_at, recorded_by)."""
+    return list(conn.execute(_RECORDS, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id}))
