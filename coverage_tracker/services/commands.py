@@ -1,0 +1,90 @@
+"""The write path of every use case: load the stream, decide, append with the expected version, retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coverage_tracker.domain.events import Event
+from coverage_tracker.domain.history import History, fold
+from coverage_tracker.store import event_store
+from coverage_tracker.store.db import read_transaction, write_transaction
+
+from .context import Ctx
+from .errors import Conflict, NotFound
+
+MAX_ATTEMPTS = 8
+
+Decide = Callable[[History, list[Event]], tuple[Sequence[Event], dict[str, Any]]]
+
+
+def request_hash(operation: str, beneficiary_id: str | None, body: dict[str, Any]) -> str:
+    """A stable digest of what was asked, to tell a retry from a reuse of the key."""
+    canonical = json.dumps([operation, beneficiary_id, body], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay(session: Any, ctx: Ctx, idempotency_key: str | None, digest: str | None) -> dict[str, Any] | None:
+    """The stored answer for a retried request; a Conflict when the key was used for another body."""
+    if not idempotency_key:
+        return None
+    stored = event_store.find_idempotent(session, ctx.clinic_id, idempotency_key)
+    if stored is None:
+        return None
+    stored_hash, response = stored
+    if stored_hash != digest:
+        raise Conflict("Idempotency-Key was already used with another request body", code="IDEMPOTENCY_KEY_REUSED")
+    return response
+
+
+def load(session: Any, ctx: Ctx, beneficiary_id: str) -> tuple[list[Event], int]:
+    """The clinic's stream for this beneficiary; NotFound when the clinic has no such beneficiary."""
+    events, version = event_store.load_stream(session, ctx.clinic_id, beneficiary_id)
+    if not events:
+        raise NotFound("beneficiary not found", code="NOT_FOUND")
+    return events, version
+
+
+def read_history(ctx: Ctx, beneficiary_id: str) -> History:
+    """The beneficiary's folded history, read in one snapshot."""
+    with read_transaction(ctx.db) as session:
+        events, _ = load(session, ctx, beneficiary_id)
+    return fold(events)
+
+
+def run(
+    ctx: Ctx,
+    beneficiary_id: str,
+    operation: str,
+    body: dict[str, Any],
+    decide: Decide,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Load -> decide -> append in one transaction, re-run on a version conflict; returns the answer."""
+    digest = request_hash(operation, beneficiary_id, body) if idempotency_key else None
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with write_transaction(ctx.db) as session:
+                stored = replay(session, ctx, idempotency_key, digest)
+                if stored is not None:
+                    return stored
+                events, version = load(session, ctx, beneficiary_id)
+                new_events, response = decide(fold(events), events)
+                event_store.append(
+                    session,
+                    ctx.clinic_id,
+                    beneficiary_id,
+                    version,
+                    new_events,
+                    ctx.actor.key_id,
+                    idempotency_key,
+                    digest,
+                    response,
+                    prior_events=events,
+                )
+                return response
+        except (event_store.VersionConflict, event_store.IdempotencyConflict):
+            continue
+    raise Conflict("the beneficiary's record is being changed by others right now; try again", code="WRITE_CONFLICT")
