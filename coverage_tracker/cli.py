@@ -104,7 +104,7 @@ def api_key_list(clinic: Annotated[str | None, typer.Option(help="Only this clin
 
 
 @api_key_app.command("revoke")
-def api_key_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `api-key list`).")]) -> None:
+def api_key_revoke(key_id: Annotated[int, typer.Argument(metavar="KEY_ID", help="The key's id (see `api-key list`).")]) -> None:
     """Revoke a key; API processes stop accepting it within a few seconds (their key cache's TTL)."""
     with write_transaction(migrated_engine()) as session:
         found = api_keys.revoke_api_key(session, key_id)
