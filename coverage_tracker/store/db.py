@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -26,9 +27,15 @@ def normalize_url(url: str | URL) -> URL:
     return url
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_db_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
     """An engine for `url` (default: the configured database) with this project's SQLite setup."""
     url = normalize_url(url or get_settings().database_url)
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, **kwargs)
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)

@@ -36,15 +36,15 @@ def projection_values(clinic_id: int, beneficiary_id: str, events: Sequence[Even
     return row
 
 
-def _upsert(conn: sa.Connection | Session, rows: list[dict[str, Any]]) -> None:
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     # One statement, and never backwards: a row only moves to the same or a newer version.
-    insert = _INSERTS[conn.get_bind().dialect.name](PROJECTION)
+    insert = _INSERTS[session.get_bind().dialect.name](PROJECTION)
     statement = insert.on_conflict_do_update(
         index_elements=[PROJECTION.c.beneficiary_id],
         set_={name: insert.excluded[name] for name in ("version", *SUMMARY_COLUMNS)},
         where=PROJECTION.c.version <= insert.excluded.version,
     )
-    conn.execute(statement, rows)
+    session.execute(statement, rows)
 
 
 def refresh_projection(

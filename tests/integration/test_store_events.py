@@ -250,7 +250,7 @@ def test_the_projection_written_with_each_append_equals_a_rebuild_from_the_log(e
     with engine.begin() as conn:
         conn.execute(sa.delete(PROJECTION).where(PROJECTION.c.beneficiary_id == streams[0]))
         conn.execute(sa.update(PROJECTION).where(PROJECTION.c.beneficiary_id == streams[1]).values(booked_count=-1))
-    assert rebuild_projections(engine) == 5
+    assert rebuild_projections(engine, batch_size=2) == 5
     assert projection_rows(engine) == written
     with engine.connect() as conn:
         for row in written:
