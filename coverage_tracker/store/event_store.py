@@ -57,12 +57,10 @@ def append(
     *,
     prior_events: Sequence[Event] | None = None,
 ) -> int:
-    """Append `events` after `expected_version`, refresh the projection, and return the new version.
-
-    The idempotency key, request hash and response go on the first new row. On a conflict the
-    transaction is unusable (PostgreSQL aborts it): the caller rolls back and starts again.
-    `prior_events` (the stream up to `expected_version`, as loaded) saves reloading it for the projection.
-    """
+    """Append `events` after `expected_version` and refresh the projection; returns the new version."""
+    # The key, hash and response go on the first new row. After a conflict the transaction is
+    # unusable (PostgreSQL aborts it), so the caller rolls back. `prior_events` (the stream as
+    # loaded at `expected_version`) spares reloading it for the projection.
     if not events:
         raise ValueError("append needs at least one event")
     recorded_at = utcnow()
