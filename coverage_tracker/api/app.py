@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from coverage_tracker import web
 from coverage_tracker.config import Settings, get_settings
 from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
 from coverage_tracker.services.errors import ServiceError
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.ct = AppState(settings=settings, engine=engine, policies=load_policies(settings), resolver=ApiKeyResolver(engine))
     install_error_handlers(app)
+    app.include_router(web.router)
     return app
