@@ -1,0 +1,264 @@
+"""The daily alerts: scan each clinic page by page, store the day's alerts and digest once, deliver after commit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from coverage_tracker.config import Settings
+from coverage_tracker.domain.alerts import KINDS, SEVERITIES, alerts_for, patient_label
+from coverage_tracker.domain.history import fold
+from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
+from coverage_tracker.notifications import delivery
+from coverage_tracker.notifications.digest import message_id, render_digest
+from coverage_tracker.notifications.smtp import send_email
+from coverage_tracker.store import alerts_store as store
+from coverage_tracker.store.db import read_transaction, write_transaction
+from coverage_tracker.store.tables import utcnow
+
+from . import validation
+from .context import Ctx
+from .errors import InvalidInput
+
+log = logging.getLogger("coverage_tracker.alerts")
+
+PAGE_SIZE = 200
+FLEET_LEASE = timedelta(hours=1)
+MAX_RECIPIENTS = 50
+EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+")
+
+CLAIMED, BUSY, DONE = "claimed", "busy", "done"
+
+
+def policies_from(settings: Settings) -> PolicyBook:
+    """Medicare plus the payer policies of COVERAGE_TRACKER_PAYER_POLICIES."""
+    return load_policy_book(settings.payer_policies) if settings.payer_policies else default_book()
+
+
+def _sort_key(alert: dict[str, Any]) -> tuple[Any, ...]:
+    return (SEVERITIES.index(alert["severity"]), alert["patient"], alert["subject"], KINDS.index(alert["kind"]), alert["beneficiary_id"])
+
+
+def scan_clinic(
+    engine: Engine, policies: PolicyBook, clinic_id: int, day: date, lookahead_days: int, page_size: int = PAGE_SIZE
+) -> list[dict[str, Any]]:
+    """The clinic's alerts on `day` in the API's shape, one page of beneficiaries (and their streams) at a time."""
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        with read_transaction(engine) as session:
+            page = store.beneficiary_page(session, clinic_id, after, page_size)
+            if not page:
+                break
+            ids = [person.id for person in page]
+            streams = store.load_streams(session, clinic_id, ids)
+            seen = store.seen_before(session, clinic_id, ids, day)
+        for person in page:
+            for alert in alerts_for(person.id, fold(streams.pop(person.id)), policies, day, lookahead_days):
+                found.append({
+                    "kind": alert.kind,
+                    "severity": alert.severity,
+                    "beneficiary_id": alert.beneficiary_id,
+                    "patient": alert.patient,
+                    "subject": alert.subject,
+                    "message": alert.message,
+                    "new": (alert.kind, alert.beneficiary_id, alert.subject) not in seen,
+                })
+        after = page[-1].id
+    return sorted(found, key=_sort_key)
+
+
+def _stored(session: Any, clinic_id: int, day: date) -> list[dict[str, Any]]:
+    rows = store.stored_alerts(session, clinic_id, day)
+    return sorted(
+        (
+            {
+                "kind": r.kind,
+                "severity": r.severity,
+                "beneficiary_id": r.beneficiary_id,
+                "patient": patient_label(r.first_name, r.last_name, r.mbi),
+                "subject": r.subject,
+                "message": r.message,
+                "new": not r.seen,
+            }
+            for r in rows
+        ),
+        key=_sort_key,
+    )
+
+
+def digest_payload(clinic_id: int, clinic: str, day: date, alerts: Sequence[dict[str, Any]], recipients: Sequence[str], sender: str) -> dict[str, Any]:
+    """What the outbox keeps for the clinic's digest: recipients, Message-ID, subject, text and HTML."""
+    return {"to": list(recipients), "message_id": message_id(clinic_id, day, sender), **render_digest(clinic, day, alerts)}
+
+
+@dataclass
+class ClinicDay:
+    """One clinic's alerts on a day, and what became of its digest in this run."""
+
+    clinic_id: int
+    clinic: str
+    day: date
+    recipients: list[str]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    scanned_now: bool = False
+    digest: str = "none"
+    error: str | None = None
+    payload: dict[str, Any] | None = None
+
+    @property
+    def new(self) -> int:
+        return sum(1 for a in self.alerts if a["new"])
+
+
+def _scan_and_store(engine: Engine, settings: Settings, policies: PolicyBook, outcome: ClinicDay) -> None:
+    """Scan the clinic unless its day is stored; store alerts, the day's claim and the digest in one transaction."""
+    with read_transaction(engine) as session:
+        if store.clinic_run(session, outcome.clinic_id, outcome.day) is not None:
+            outcome.alerts = _stored(session, outcome.clinic_id, outcome.day)
+            return
+    alerts = scan_clinic(engine, policies, outcome.clinic_id, outcome.day, settings.alert_lookahead_days)
+    payload = None
+    if outcome.recipients:
+        payload = digest_payload(outcome.clinic_id, outcome.clinic, outcome.day, alerts, outcome.recipients, settings.smtp_from)
+    now = utcnow()
+    try:
+        with write_transaction(engine) as session:
+            store.add_clinic_run(session, outcome.clinic_id, outcome.day, store.SCANNED if payload else store.NO_DIGEST, now)
+            store.insert_alerts(session, outcome.clinic_id, outcome.day, alerts, now)
+            if payload is not None:
+                store.add_digest(session, outcome.clinic_id, outcome.day, payload, now)
+    except IntegrityError:
+        # another process stored this clinic's day first: report what it stored
+        with read_transaction(engine) as session:
+            outcome.alerts = _stored(session, outcome.clinic_id, outcome.day)
+        return
+    outcome.alerts, outcome.scanned_now = alerts, True
+    log.info("alerts of %s for clinic %s: %d (%d new)", outcome.day, outcome.clinic_id, len(alerts), outcome.new)
+
+
+def claim_day(engine: Engine, day: date) -> str:
+    """Claim the day's job for this process: `claimed`, `busy` (another live process has it) or `done`."""
+    now = utcnow()
+    try:
+        with write_transaction(engine) as session:
+            store.add_fleet_run(session, day, now)
+        return CLAIMED
+    except IntegrityError:
+        pass
+    with write_transaction(engine) as session:
+        row = store.fleet_run(session, day)
+        if row is None or row.status == store.DONE:
+            return DONE
+        return CLAIMED if store.take_over_fleet_run(session, day, now, FLEET_LEASE) else BUSY
+
+
+def _clinic_days(engine: Engine, day: date, clinic: str | None) -> list[ClinicDay]:
+    with read_transaction(engine) as session:
+        rows = store.clinics(session, clinic)
+    return [ClinicDay(row.id, row.name, day, list(row.alert_recipients or [])) for row in rows]
+
+
+def run_daily(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    *,
+    clinic: str | None = None,
+    claim_fleet: bool = False,
+    send: delivery.Send | None = None,
+    backoff: Sequence[float] = delivery.BACKOFF_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[ClinicDay]:
+    """Scan every clinic (or one) for `day`, store each clinic's day once, then deliver the unsent digests.
+
+    With `claim_fleet` (the scheduler), only the process holding the day's claim scans; any process delivers
+    what is left unsent, each attempt claimed so that a digest goes out once.
+    """
+    days = _clinic_days(engine, day, clinic)
+    policies = policies_from(settings)
+    claim = claim_day(engine, day) if claim_fleet else CLAIMED
+    if claim == CLAIMED:
+        for outcome in days:
+            _scan_and_store(engine, settings, policies, outcome)
+        if claim_fleet:
+            with write_transaction(engine) as session:
+                store.finish_fleet_run(session, day, utcnow())
+    send = send or (lambda message: send_email(settings, message))
+    ids = [d.clinic_id for d in days]
+    results = {
+        d.clinic_id: d
+        for d in delivery.deliver_unsent(engine, day, send, settings.smtp_from, ids, backoff=backoff, sleep=sleep)
+    }
+    with read_transaction(engine) as session:
+        for outcome in days:
+            row = store.digest(session, outcome.clinic_id, day)
+            attempt = results.get(outcome.clinic_id)
+            if row is None:
+                outcome.digest = "none (no recipients)"
+            elif row.sent_at is not None:
+                outcome.digest = "sent" if attempt is not None and attempt.outcome == delivery.SENT else "sent earlier"
+            else:
+                outcome.digest, outcome.error = "unsent", row.last_error or (attempt.error if attempt else None)
+            if not outcome.scanned_now:
+                outcome.alerts = _stored(session, outcome.clinic_id, day)
+    return days
+
+
+def unsent(engine: Engine, day: date, clinic_ids: Sequence[int]) -> int:
+    """How many digests of `day` for these clinics are still unsent."""
+    with read_transaction(engine) as session:
+        return len(store.unsent_digests(session, day, clinic_ids))
+
+
+def preview(engine: Engine, settings: Settings, day: date, clinic: str | None = None) -> list[ClinicDay]:
+    """The digests `run_daily` would store for `day`, computed afresh and written nowhere."""
+    policies = policies_from(settings)
+    days = _clinic_days(engine, day, clinic)
+    for outcome in days:
+        outcome.alerts = scan_clinic(engine, policies, outcome.clinic_id, day, settings.alert_lookahead_days)
+        outcome.payload = digest_payload(outcome.clinic_id, outcome.clinic, day, outcome.alerts, outcome.recipients, settings.smtp_from)
+    return days
+
+
+def list_alerts(ctx: Ctx, day: date, lookahead_days: int) -> dict[str, Any]:
+    """The clinic's alerts on `day`: as stored by the day's scan, else computed now from the log (not stored)."""
+    validation.service_date("date", day, ctx.today)
+    with read_transaction(ctx.db) as session:
+        stored = store.clinic_run(session, ctx.clinic_id, day) is not None
+        alerts = _stored(session, ctx.clinic_id, day) if stored else None
+    if alerts is None:
+        alerts = scan_clinic(ctx.db, ctx.policies, ctx.clinic_id, day, lookahead_days)
+    return {"date": day.isoformat(), "alerts": alerts, "stored": stored}
+
+
+def normalise_recipients(emails: Sequence[str]) -> list[str]:
+    """E-mail addresses trimmed, their domain in lower case, duplicates dropped; InvalidInput naming a bad one."""
+    if len(emails) > MAX_RECIPIENTS:
+        raise InvalidInput("recipients", f"at most {MAX_RECIPIENTS} addresses, got {len(emails)}")
+    out: list[str] = []
+    for i, raw in enumerate(emails):
+        address = raw.strip() if isinstance(raw, str) else ""
+        if len(address) > 254 or not EMAIL.fullmatch(address):
+            raise InvalidInput(f"recipients[{i}]", "must be an e-mail address like desk@clinic.example")
+        local, _, domain = address.rpartition("@")
+        address = f"{local}@{domain.lower()}"
+        if address.lower() not in {a.lower() for a in out}:
+            out.append(address)
+    return out
+
+
+def set_recipients(engine: Engine, clinic_id: int, emails: Sequence[str]) -> list[str]:
+    """Replace who receives the clinic's daily digest (an empty list: no digest is sent)."""
+    recipients = normalise_recipients(emails)
+    with write_transaction(engine) as session:
+        store.set_recipients(session, clinic_id, recipients)
+    return recipients
