@@ -16,6 +16,7 @@ from coverage_tracker.services.errors import ServiceError
 from coverage_tracker.store.api_keys import ApiKeyResolver
 from coverage_tracker.store.db import create_db_engine
 
+from . import alerts_routes
 from .deps import AppState
 
 log = logging.getLogger("coverage_tracker.api")
@@ -59,5 +60,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.ct = AppState(settings=settings, engine=engine, policies=load_policies(settings), resolver=ApiKeyResolver(engine))
     install_error_handlers(app)
+    app.include_router(alerts_routes.router)
     app.include_router(web.router)
     return app
