@@ -1,0 +1,267 @@
+"""The benchmark suite: booking checks against a bare FastAPI endpoint, writes, the daily scan, the policy.
+
+    python benchmarks/run.py --scale small     # 10,000 beneficiaries (SQLite, and PostgreSQL when
+                                               # COVERAGE_TRACKER_TEST_POSTGRES_URL is set)
+    python benchmarks/run.py --scale full      # 10,000 and 100,000
+
+Prints a table, then as its last line one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from generate import generate  # noqa: E402
+from load import Load, Target, run_load  # noqa: E402
+
+from coverage_tracker.store.db import create_db_engine, normalize_url  # noqa: E402
+
+SCALES = {"tiny": [300], "small": [10_000], "full": [10_000, 100_000]}
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A uvicorn server (2 workers) in a subprocess, stopped on exit."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, health: str = "/healthz"):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(self.url + health, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start in 60 s")
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def hello_server(workers: int) -> Server:
+    port = free_port()
+    command = [str(VENV_BIN / "uvicorn"), "hello_app:app", "--app-dir", str(ROOT / "benchmarks"), "--port", str(port),
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    return Server(command, {}, port)
+
+
+def api_server(url: str, workers: int) -> Server:
+    port = free_port()
+    command = [str(VENV_BIN / "coverage-tracker"), "serve", "--port", str(port), "--workers", str(workers), "--no-scheduler"]
+    return Server(command, {"COVERAGE_TRACKER_DATABASE_URL": url}, port)
+
+
+def database_for(backend: str, n: int, today: date, workdir: Path) -> tuple[str, str, list[str], int]:
+    """A generated database of n beneficiaries (reused when already there): url, key, sample ids, clinic id."""
+    if backend == "sqlite":
+        path = workdir / f"bench-{n}-{today.isoformat()}.db"
+        url = f"sqlite:///{path}"
+        fresh = not path.exists()
+    else:
+        server = normalize_url(os.environ["COVERAGE_TRACKER_TEST_POSTGRES_URL"])
+        name = f"ct_bench_{n}_{today.strftime('%Y%m%d')}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+        with admin.connect() as conn:
+            fresh = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None
+            if fresh:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        url = server.set(database=name).render_as_string(hide_password=False)
+    if fresh:
+        started = time.perf_counter()
+        result = generate(url, 1, n, today)
+        print(f"  generated {n:,} beneficiaries / {result['events']:,} events on {backend} in {time.perf_counter() - started:.0f} s", flush=True)
+    from coverage_tracker.store import api_keys
+    from coverage_tracker.store.db import write_transaction
+
+    engine = create_db_engine(url)
+    with write_transaction(engine) as session:
+        clinic_id = session.execute(sa.text("SELECT id FROM clinics ORDER BY id LIMIT 1")).scalar_one()
+        _, key = api_keys.create_api_key(session, clinic_id, "admin", label="benchmark run")
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM beneficiaries WHERE clinic_id = :c"), {"c": clinic_id})]
+    engine.dispose()
+    return url, key, random.Random(1).sample(ids, min(1000, len(ids))), clinic_id
+
+
+def check_target(base: str, key: str, ids: list[str], today: date) -> Target:
+    day = (today + timedelta(days=3)).isoformat()
+    return Target(
+        base_url=base,
+        paths=[f"/v1/beneficiaries/{i}/booking-checks" for i in ids],
+        method="POST",
+        body=json.dumps({"dates": [day]}),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+
+
+def measure_checks(server: Server, key: str, ids: list[str], today: date, seconds: float) -> tuple[Load, Load]:
+    target = check_target(server.url, key, ids, today)
+    run_load(target, 8, 1)  # warm up caches and connection pools
+    return run_load(target, 32, seconds), run_load(target, 1, seconds, threads=1)
+
+
+def measure_bookings(server: Server, url: str, key: str, ids: list[str], today: date, seconds: float) -> dict[str, Any]:
+    """16 clients booking distinct (beneficiary, date) slots for `seconds`; every 201 must be in the log."""
+    day = today + timedelta(days=40 + random.Random().randrange(300))
+    lock = threading.Lock()
+    outcome = {"ok": 0, "errors": 0}
+    deadline = time.perf_counter() + seconds
+    queue = list(ids)
+
+    def client() -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if not queue:
+                        return
+                    bid = queue.pop()
+                status = http.post(f"/v1/beneficiaries/{bid}/appointments", json={"date": day.isoformat()}).status_code
+                with lock:
+                    outcome["ok" if status == 201 else "errors"] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE type = 'appointment_booked' AND business_date = :d"), {"d": day}
+        ).scalar_one()
+    engine.dispose()
+    return {"book_wps": outcome["ok"] / elapsed, "book_ok": outcome["ok"], "book_errors": outcome["errors"],
+            "book_lost": outcome["ok"] - stored}
+
+
+SCAN_SCRIPT = """
+import json, resource, sys, time
+from datetime import date
+from coverage_tracker.domain.payers import default_book
+from coverage_tracker.services.alerts import scan_clinic
+from coverage_tracker.store.db import create_db_engine
+engine = create_db_engine(sys.argv[1])
+started = time.perf_counter()
+alerts = scan_clinic(engine, default_book(), int(sys.argv[2]), date.fromisoformat(sys.argv[3]), 14)
+print(json.dumps({"seconds": time.perf_counter() - started, "alerts": len(alerts),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure_scan(url: str, clinic_id: int, today: date) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", SCAN_SCRIPT, url, str(clinic_id), today.isoformat()],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_policy(quick: bool) -> dict[str, float]:
+    args = [sys.executable, str(ROOT / "benchmarks" / "policy.py")] + (["--quick"] if quick else [])
+    out = subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="coverage_tracker benchmarks")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/coverage-tracker-bench"))
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    today = date.today()
+    backends = ["sqlite"] + (["postgresql"] if os.environ.get("COVERAGE_TRACKER_TEST_POSTGRES_URL") and not args.sqlite_only else [])
+    sizes = SCALES[args.scale]
+    rows: list[tuple[str, str, str]] = []
+    figures: dict[str, Any] = {"scale": args.scale}
+
+    with hello_server(2) as hello:
+        target = Target(hello.url, ["/hello"])
+        run_load(target, 8, 1)
+        hello_load, hello_c1 = run_load(target, 32, args.seconds), run_load(target, 1, args.seconds, threads=1)
+    figures.update(hello_rps=round(hello_load.rps), hello_p50_ms_c1=round(hello_c1.p50_ms, 3), load_tool=hello_load.tool)
+    rows.append(("hello (bare FastAPI)", "c32 throughput", f"{hello_load.rps:,.0f} req/s"))
+    rows.append(("hello (bare FastAPI)", "c1 p50 / p99", f"{hello_c1.p50_ms:.2f} / {hello_c1.p99_ms:.2f} ms"))
+
+    for backend in backends:
+        suffix = "" if backend == "sqlite" else "_pg"
+        check_rps: dict[int, float] = {}
+        for n in sizes:
+            print(f"{backend}: {n:,} beneficiaries", flush=True)
+            url, key, ids, clinic_id = database_for(backend, n, today, args.workdir)
+            label = f"{n // 1000}k" if n >= 1000 else str(n)
+            with api_server(url, 2) as api:
+                load, c1 = measure_checks(api, key, ids, today, args.seconds)
+                check_rps[n] = load.rps
+                rows.append((f"{backend} {label}", "check c32 throughput",
+                             f"{load.rps:,.0f} req/s ({load.rps / hello_load.rps:.2f}x hello, {load.errors} errors)"))
+                rows.append((f"{backend} {label}", "check c1 p50 / p99", f"{c1.p50_ms:.2f} / {c1.p99_ms:.2f} ms"))
+                if n == sizes[0]:
+                    figures.update({f"check_rps{suffix}": round(load.rps), f"check_ratio{suffix}": round(load.rps / hello_load.rps, 3),
+                                    f"check_p50_ms_c1{suffix}": round(c1.p50_ms, 3), f"check_p99_ms_c1{suffix}": round(c1.p99_ms, 3),
+                                    f"check_errors{suffix}": load.errors + c1.errors})
+                if n == sizes[-1]:
+                    figures.update({f"check_rps_{label}{suffix}": round(load.rps), f"check_ratio_{label}{suffix}": round(load.rps / hello_load.rps, 3),
+                                    f"check_p99_ms_c1_{label}{suffix}": round(c1.p99_ms, 3)})
+                    booking = measure_bookings(api, url, key, ids, today, args.seconds)
+                    figures.update({f"{k}{suffix}": round(v, 1) if isinstance(v, float) else v for k, v in booking.items()})
+                    rows.append((f"{backend} {label}", "bookings, 16 clients",
+                                 f"{booking['book_wps']:,.0f} writes/s ({booking['book_errors']} errors, {booking['book_lost']} lost)"))
+            scan = measure_scan(url, clinic_id, today)
+            figures[f"scan_s_{label}{suffix}"] = round(scan["seconds"], 2)
+            figures[f"scan_peak_rss_mb_{label}{suffix}"] = round(scan["peak_rss_mb"], 1)
+            rows.append((f"{backend} {label}", "daily scan", f"{scan['seconds']:.1f} s, peak RSS {scan['peak_rss_mb']:.0f} MB, {scan['alerts']:,} alerts"))
+        if len(sizes) > 1:
+            figures[f"check_ratio_100k_vs_10k{suffix}"] = round(check_rps[sizes[0]] / check_rps[sizes[-1]], 3)
+
+    policy = measure_policy(quick=args.scale == "tiny")
+    figures.update(policy)
+    rows.append(("policy engine", "us per decision (40 / 400 events)",
+                 f"{policy['us_per_decision_40']:.1f} / {policy['us_per_decision_400']:.1f} us"))
+
+    width = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    print(f"\nload tool: {hello_load.tool}; {os.cpu_count()} cores; {args.seconds:.0f} s per load run")
+    for what, measure, value in rows:
+        print(f"{what:<{width[0]}}  {measure:<{width[1]}}  {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
