@@ -81,7 +81,7 @@ def alerts_run(
         if d.error:
             line += f": {d.error}"
         typer.echo(line)
-    left = daily.unsent(engine, when, [d.clinic_id for d in days])
+    left = daily.unsent(engine, when, [d.clinic_id for d in days]) + sum(d.scan_failed for d in days)
     if left:
         typer.echo(f"{left} digest(s) not sent yet: run again, or let the scheduler retry.", err=True)
         raise typer.Exit(1)

@@ -82,8 +82,8 @@ class DailyAlerts:
                 if d.scanned_now or d.digest in ("sent", "unsent"):
                     log.info("daily alerts of %s, %s: %d alerts (%d new), digest %s", day, d.clinic, len(d.alerts), d.new, d.digest)
             log.info("daily alerts of %s checked for %d clinics", day, len(days))
-        except Exception:
-            log.exception("daily alerts of %s failed; the next run retries", day)
+        except Exception as exc:
+            log.error("daily alerts of %s failed (%s); the next run retries", day, type(exc).__name__)
         finally:
             self._running.release()
 

@@ -225,11 +225,14 @@ class _Patient:
             ))
         if used >= policy.approaching_cap_threshold:
             left = max(0, policy.annual_cap - used)
+            renewal = (end + timedelta(days=1)).isoformat()
+            plan = (
+                f"The cap is reached: visits before {renewal} need a signed ABN." if not left
+                else f"Plan the remaining {_n(left, 'visit')}; any beyond the cap before {renewal} need a signed ABN."
+            )
             out.append(self.alert(
                 APPROACHING_ANNUAL_CAP, WARNING, subject,
-                f"{used} of {policy.annual_cap} covered sessions used or booked in {span}: {_n(left, 'session')} left. "
-                f"Plan the remaining visits; visits beyond the cap before {(end + timedelta(days=1)).isoformat()} need a "
-                "signed ABN.",
+                f"{used} of {policy.annual_cap} covered sessions used or booked in {span}: {_n(left, 'session')} left. {plan}",
             ))
         renews = end + timedelta(days=1)
         if used >= policy.annual_cap and self.scan_date < renews <= self.horizon:

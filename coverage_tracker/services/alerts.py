@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from coverage_tracker.config import Settings
 from coverage_tracker.domain.alerts import KINDS, SEVERITIES, alerts_for, patient_label
 from coverage_tracker.domain.history import fold
+from coverage_tracker.domain.mbi import mask_mbis_in_text
 from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
 from coverage_tracker.notifications import delivery
 from coverage_tracker.notifications.digest import message_id, render_digest
@@ -31,6 +32,9 @@ from .errors import InvalidInput
 log = logging.getLogger("coverage_tracker.alerts")
 
 PAGE_SIZE = 200
+# No benefit period (eleven full months, calendar, plan or rolling year) is longer: a patient with no booking
+# and no session in this span before the scan date holds no period the alerts count.
+BENEFIT_YEAR = timedelta(days=366)
 FLEET_LEASE = timedelta(hours=1)
 MAX_RECIPIENTS = 50
 EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+")
@@ -55,7 +59,7 @@ def scan_clinic(
     after: str | None = None
     while True:
         with read_transaction(engine) as session:
-            page = store.beneficiary_page(session, clinic_id, after, page_size)
+            page = store.beneficiary_page(session, clinic_id, after, page_size, day - BENEFIT_YEAR)
             if not page:
                 break
             ids = [person.id for person in page]
@@ -117,6 +121,10 @@ class ClinicDay:
     @property
     def new(self) -> int:
         return sum(1 for a in self.alerts if a["new"])
+
+    @property
+    def scan_failed(self) -> bool:
+        return bool(self.error and self.error.startswith("scan failed"))
 
 
 def _scan_and_store(engine: Engine, settings: Settings, policies: PolicyBook, outcome: ClinicDay) -> None:
@@ -188,10 +196,14 @@ def run_daily(
     claim = claim_day(engine, day) if claim_fleet else CLAIMED
     if claim == CLAIMED:
         for outcome in days:
-            _scan_and_store(engine, settings, policies, outcome)
+            try:
+                _scan_and_store(engine, settings, policies, outcome)
+            except Exception as exc:  # one clinic's failure must not keep the others' digests from going out
+                outcome.error = f"scan failed: {type(exc).__name__}: {mask_mbis_in_text(str(exc))[:300]}"
+                log.error("alerts of %s for clinic %s: %s", day, outcome.clinic_id, outcome.error)
         if claim_fleet:
             with write_transaction(engine) as session:
-                store.finish_fleet_run(session, day, utcnow())
+                store.finish_fleet_run(session, day, utcnow(), store.FAILED if any(d.scan_failed for d in days) else store.DONE)
     send = send or (lambda message: send_email(settings, message))
     ids = [d.clinic_id for d in days]
     results = {
@@ -202,13 +214,15 @@ def run_daily(
         for outcome in days:
             row = store.digest(session, outcome.clinic_id, day)
             attempt = results.get(outcome.clinic_id)
-            if row is None:
+            if outcome.scan_failed:
+                outcome.digest = "not stored"
+            elif row is None:
                 outcome.digest = "none (no recipients)"
             elif row.sent_at is not None:
                 outcome.digest = "sent" if attempt is not None and attempt.outcome == delivery.SENT else "sent earlier"
             else:
                 outcome.digest, outcome.error = "unsent", row.last_error or (attempt.error if attempt else None)
-            if not outcome.scanned_now:
+            if not outcome.scanned_now and not outcome.scan_failed:
                 outcome.alerts = _stored(session, outcome.clinic_id, day)
     return days
 

@@ -39,15 +39,15 @@ class Person:
     mbi: str
 
 
-def beneficiary_page(session: Session, clinic_id: int, after: str | None, limit: int) -> list[Person]:
-    """The next `limit` beneficiaries by id after `after` with any session or booking (keyset pagination)."""
+def beneficiary_page(session: Session, clinic_id: int, after: str | None, limit: int, sessions_since: date) -> list[Person]:
+    """The next `limit` beneficiaries by id after `after` (keyset pagination) with a booking or a session since `sessions_since`."""
     query = (
         sa.select(BENEFICIARIES.c.id, BENEFICIARIES.c.first_name, BENEFICIARIES.c.last_name, BENEFICIARIES.c.mbi)
         .join(PROJECTION, PROJECTION.c.beneficiary_id == BENEFICIARIES.c.id)
         .where(
             PROJECTION.c.clinic_id == clinic_id,
             BENEFICIARIES.c.clinic_id == clinic_id,
-            sa.or_(PROJECTION.c.booked_count > 0, PROJECTION.c.sessions_performed > 0),
+            sa.or_(PROJECTION.c.booked_count > 0, PROJECTION.c.last_session_date >= sessions_since),
         )
         .order_by(PROJECTION.c.beneficiary_id)
         .limit(limit)
@@ -140,23 +140,24 @@ def add_fleet_run(session: Session, day: date, now: datetime) -> None:
 
 
 def take_over_fleet_run(session: Session, day: date, now: datetime, lease: timedelta) -> bool:
-    """Take over a claim older than `lease` (its claimer died): true for the one process whose update matched."""
+    """Take over a failed run, or a claim older than `lease` (its claimer died): true for one process only."""
     statement = (
         sa.update(JOB_RUNS)
         .where(
             JOB_RUNS.c.job == DAILY_ALERTS, JOB_RUNS.c.run_date == day, JOB_RUNS.c.clinic_id.is_(None),
-            JOB_RUNS.c.status == RUNNING, JOB_RUNS.c.claimed_at < now - lease,
+            sa.or_(JOB_RUNS.c.status == FAILED, sa.and_(JOB_RUNS.c.status == RUNNING, JOB_RUNS.c.claimed_at < now - lease)),
         )
-        .values(claimed_at=now)
+        .values(status=RUNNING, claimed_at=now)
     )
     return session.execute(statement).rowcount == 1
 
 
-def finish_fleet_run(session: Session, day: date, now: datetime) -> None:
+def finish_fleet_run(session: Session, day: date, now: datetime, status: str) -> None:
+    """Release the day's claim: `done`, or `failed` so that the next run (of any process) tries again."""
     statement = (
         sa.update(JOB_RUNS)
         .where(JOB_RUNS.c.job == DAILY_ALERTS, JOB_RUNS.c.run_date == day, JOB_RUNS.c.clinic_id.is_(None))
-        .values(status=DONE, finished_at=now)
+        .values(status=status, finished_at=now)
     )
     session.execute(statement)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from email import policy
@@ -157,11 +158,15 @@ def test_an_alert_is_new_only_the_first_day_it_is_stored(engine, clinic_id, seed
 
 
 def test_the_scan_pages_through_the_clinic_a_few_streams_at_a_time(engine, clinic_id, seeded, monkeypatch):
+    ctx = ctx_on(engine, clinic_id, SCAN)
+    dormant = beneficiaries.enrol(ctx, mbi="4HK7WH8QT07", first_name="Dora", last_name="Dormant", birth_date=date(1940, 1, 1))["id"]
+    diagnose(ctx, dormant)
+    care.record_session(ctx, dormant, day=date(2025, 2, 28), lines=[{"code": "97810", "units": 1}])  # more than a year ago
     pages: list[int] = []
     load = alerts_store.load_streams
     monkeypatch.setattr(alerts_store, "load_streams", lambda s, c, ids: pages.append(len(ids)) or load(s, c, ids))
     small = daily.scan_clinic(engine, default_book(), clinic_id, SCAN, 14, page_size=2)
-    assert pages == [2, 1]
+    assert pages == [2, 1]  # the dormant patient is not even loaded
     assert small == daily.scan_clinic(engine, default_book(), clinic_id, SCAN, 14)
 
 
@@ -293,3 +298,40 @@ def test_the_cli_sets_recipients_prints_a_dry_run_and_exits_1_while_a_digest_is_
     unsent = run_cli("alerts", "run", "--date", "2026-03-02", db_url=db_url)  # no SMTP host configured
     assert unsent.returncode == 1 and "digest unsent: SMTP is not configured" in unsent.stdout
     assert run_cli("alerts", "run", "--date", "2026-13-01", db_url=db_url).returncode == 2
+
+
+def test_the_in_process_scheduler_catches_up_the_day_at_start_up_and_stops(engine, clinic_id, seeded, settings, smtp):
+    from coverage_tracker.scheduler import start_in_process_scheduler
+
+    smtp.start()
+    set_recipients(engine, clinic_id, "desk@clinic.example")
+    stop = start_in_process_scheduler(settings.model_copy(update={"alert_time": "00:00"}), engine)
+    try:
+        deadline = time.monotonic() + 30
+        while not smtp.inbox.envelopes and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop()
+    assert len(smtp.inbox.envelopes) == 1
+
+
+def test_a_clinic_whose_scan_fails_does_not_hold_back_the_others_and_is_retried(engine, clinic_id, seeded, settings, smtp, monkeypatch):
+    smtp.start()
+    with write_transaction(engine) as session:
+        other_id = get_or_create_clinic(session, "Quiet Clinic")[0].id
+    set_recipients(engine, clinic_id, "desk@clinic.example")
+    set_recipients(engine, other_id, "quiet@clinic.example")
+    scan = daily.scan_clinic
+
+    def broken(engine, policies, cid, *args):
+        if cid == clinic_id:
+            raise ValueError("bad payload for 1EG4TE5AP24")
+        return scan(engine, policies, cid, *args)
+
+    monkeypatch.setattr(daily, "scan_clinic", broken)
+    failed, quiet = daily.run_daily(engine, settings, SCAN, claim_fleet=True, **FAST)
+    assert failed.scan_failed and "*******AP24" in failed.error and "1EG4TE5AP24" not in failed.error
+    assert quiet.digest == "sent" and len(smtp.inbox.envelopes) == 1
+    monkeypatch.setattr(daily, "scan_clinic", scan)
+    retried, quiet = daily.run_daily(engine, settings, SCAN, claim_fleet=True, **FAST)
+    assert retried.digest == "sent" and quiet.digest == "sent earlier" and len(smtp.inbox.envelopes) == 2
