@@ -78,8 +78,8 @@ def alerts_run(
         line = f"  {d.clinic}: {len(d.alerts)} alerts ({d.new} new); digest {d.digest}"
         if d.digest.startswith("sent"):
             line += f" to {', '.join(d.recipients)}"
-        if d.error:
-            line += f": {d.error}"
+        if d.error or d.scan_error:
+            line += f": {d.error or d.scan_error}"
         typer.echo(line)
     left = daily.unsent(engine, when, [d.clinic_id for d in days]) + sum(d.scan_failed for d in days)
     if left:

@@ -10,7 +10,7 @@ from . import reasons as R
 from .engine import NOT_COVERED, Decision, Engine, PolicySource
 from .history import Appointment, History
 from .mbi import mask_mbi
-from .policy import MEDICARE
+from .policy import MEDICARE, PayerPolicy
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -210,41 +210,64 @@ class _Patient:
         policy = self.policies.get(at_end.counters.policy)
         if policy is None or not used:
             return []
-        subject = period_subject(start)
-        span = f"the benefit period {start.isoformat()} to {end.isoformat()}"
+        period = _Period(start, end, used, initial, at_end.counters.initial_course_end, policy)
         out: list[Alert] = []
         assessed = any(start <= day <= end for day, _, _ in self.h.assessments)
         if initial >= policy.approaching_initial_threshold and not assessed:
-            course = at_end.counters.initial_course_end
-            window = f" or after {course.isoformat()} (day {policy.initial_window_days} of the course)" if course else ""
-            out.append(self.alert(
-                APPROACHING_INITIAL_LIMIT, WARNING, subject,
-                f"{initial} of {policy.initial_sessions} initial sessions used or booked in {span}, and no assessment is "
-                f"recorded in it. Sessions after the {R.ordinal(policy.initial_sessions)}{window} are covered only with an "
-                "'improving' assessment: schedule one before then.",
-            ))
+            out.append(self.alert(APPROACHING_INITIAL_LIMIT, WARNING, period_subject(start), period.initial_limit()))
         if used >= policy.approaching_cap_threshold:
-            left = max(0, policy.annual_cap - used)
-            renewal = (end + timedelta(days=1)).isoformat()
-            plan = (
-                f"The cap is reached: visits before {renewal} need a signed ABN." if not left
-                else f"Plan the remaining {_n(left, 'visit')}; any beyond the cap before {renewal} need a signed ABN."
-            )
-            out.append(self.alert(
-                APPROACHING_ANNUAL_CAP, WARNING, subject,
-                f"{used} of {policy.annual_cap} covered sessions used or booked in {span}: {_n(left, 'session')} left. {plan}",
-            ))
-        renews = end + timedelta(days=1)
-        if used >= policy.annual_cap and self.scan_date < renews <= self.horizon:
-            nxt = self.now.next_covered_date
-            after = f" The next covered date is {nxt.isoformat()}." if nxt else ""
-            out.append(self.alert(
-                COVERAGE_RENEWS, INFO, period_subject(renews),
-                f"All {policy.annual_cap} covered sessions of {span} are used or booked; a new benefit period can start "
-                f"on {renews.isoformat()} (in {_n((renews - self.scan_date).days, 'day')}).{after} Offer the patient "
-                "visits from then.",
-            ))
+            out.append(self.alert(APPROACHING_ANNUAL_CAP, WARNING, period_subject(start), period.annual_cap()))
+        if used >= policy.annual_cap and self.scan_date < period.renews <= self.horizon:
+            message = period.renewal(self.scan_date, self.now.next_covered_date)
+            out.append(self.alert(COVERAGE_RENEWS, INFO, period_subject(period.renews), message))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """A benefit period's figures, as the period alerts word them."""
+
+    start: date
+    end: date
+    used: int
+    initial: int
+    course_end: date | None
+    policy: PayerPolicy
+
+    @property
+    def span(self) -> str:
+        return f"the benefit period {self.start.isoformat()} to {self.end.isoformat()}"
+
+    @property
+    def renews(self) -> date:
+        return self.end + timedelta(days=1)
+
+    def initial_limit(self) -> str:
+        p = self.policy
+        window = f" or after {self.course_end.isoformat()} (day {p.initial_window_days} of the course)" if self.course_end else ""
+        return (
+            f"{self.initial} of {p.initial_sessions} initial sessions used or booked in {self.span}, and no assessment is "
+            f"recorded in it. Sessions after the {R.ordinal(p.initial_sessions)}{window} are covered only with an "
+            "'improving' assessment: schedule one before then."
+        )
+
+    def annual_cap(self) -> str:
+        cap = self.policy.annual_cap
+        left = max(0, cap - self.used)
+        renews = self.renews.isoformat()
+        plan = (
+            f"The cap is reached: visits before {renews} need a signed ABN." if not left
+            else f"Plan the remaining {_n(left, 'visit')}; any beyond the cap before {renews} need a signed ABN."
+        )
+        return f"{self.used} of {cap} covered sessions used or booked in {self.span}: {_n(left, 'session')} left. {plan}"
+
+    def renewal(self, scan_date: date, next_covered: date | None) -> str:
+        after = f" The next covered date is {next_covered.isoformat()}." if next_covered else ""
+        return (
+            f"All {self.policy.annual_cap} covered sessions of {self.span} are used or booked; a new benefit period can "
+            f"start on {self.renews.isoformat()} (in {_n((self.renews - scan_date).days, 'day')}).{after} Offer the "
+            "patient visits from then."
+        )
 
 
 def alerts_for(

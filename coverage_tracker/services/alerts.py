@@ -116,6 +116,7 @@ class ClinicDay:
     scanned_now: bool = False
     digest: str = "none"
     error: str | None = None
+    scan_error: str | None = None
     payload: dict[str, Any] | None = None
 
     @property
@@ -124,14 +125,13 @@ class ClinicDay:
 
     @property
     def scan_failed(self) -> bool:
-        return bool(self.error and self.error.startswith("scan failed"))
+        return self.scan_error is not None
 
 
 def _scan_and_store(engine: Engine, settings: Settings, policies: PolicyBook, outcome: ClinicDay) -> None:
     """Scan the clinic unless its day is stored; store alerts, the day's claim and the digest in one transaction."""
     with read_transaction(engine) as session:
         if store.clinic_run(session, outcome.clinic_id, outcome.day) is not None:
-            outcome.alerts = _stored(session, outcome.clinic_id, outcome.day)
             return
     alerts = scan_clinic(engine, policies, outcome.clinic_id, outcome.day, settings.alert_lookahead_days)
     payload = None
@@ -145,10 +145,7 @@ def _scan_and_store(engine: Engine, settings: Settings, policies: PolicyBook, ou
             if payload is not None:
                 store.add_digest(session, outcome.clinic_id, outcome.day, payload, now)
     except IntegrityError:
-        # another process stored this clinic's day first: report what it stored
-        with read_transaction(engine) as session:
-            outcome.alerts = _stored(session, outcome.clinic_id, outcome.day)
-        return
+        return  # another process stored this clinic's day first
     outcome.alerts, outcome.scanned_now = alerts, True
     log.info("alerts of %s for clinic %s: %d (%d new)", outcome.day, outcome.clinic_id, len(alerts), outcome.new)
 
@@ -199,8 +196,8 @@ def run_daily(
             try:
                 _scan_and_store(engine, settings, policies, outcome)
             except Exception as exc:  # one clinic's failure must not keep the others' digests from going out
-                outcome.error = f"scan failed: {type(exc).__name__}: {mask_mbis_in_text(str(exc))[:300]}"
-                log.error("alerts of %s for clinic %s: %s", day, outcome.clinic_id, outcome.error)
+                outcome.scan_error = f"{type(exc).__name__}: {mask_mbis_in_text(str(exc))[:300]}"
+                log.error("alerts of %s for clinic %s: scan failed: %s", day, outcome.clinic_id, outcome.scan_error)
         if claim_fleet:
             with write_transaction(engine) as session:
                 store.finish_fleet_run(session, day, utcnow(), store.FAILED if any(d.scan_failed for d in days) else store.DONE)
@@ -215,7 +212,7 @@ def run_daily(
             row = store.digest(session, outcome.clinic_id, day)
             attempt = results.get(outcome.clinic_id)
             if outcome.scan_failed:
-                outcome.digest = "not stored"
+                outcome.digest = "not stored (the scan failed; it is retried)"
             elif row is None:
                 outcome.digest = "none (no recipients)"
             elif row.sent_at is not None:

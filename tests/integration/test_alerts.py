@@ -330,7 +330,7 @@ def test_a_clinic_whose_scan_fails_does_not_hold_back_the_others_and_is_retried(
 
     monkeypatch.setattr(daily, "scan_clinic", broken)
     failed, quiet = daily.run_daily(engine, settings, SCAN, claim_fleet=True, **FAST)
-    assert failed.scan_failed and "*******AP24" in failed.error and "1EG4TE5AP24" not in failed.error
+    assert failed.scan_failed and "*******AP24" in failed.scan_error and "1EG4TE5AP24" not in failed.scan_error
     assert quiet.digest == "sent" and len(smtp.inbox.envelopes) == 1
     monkeypatch.setattr(daily, "scan_clinic", scan)
     retried, quiet = daily.run_daily(engine, settings, SCAN, claim_fleet=True, **FAST)
