@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from coverage_tracker.domain.alerts import TITLES
 from coverage_tracker.services import alerts as daily
 
 from .pages import User, app_state, desk_router, render
@@ -18,4 +19,4 @@ def alerts_page(request: Request, user: User) -> Response:
     user.require("alerts")
     with user.audit("alerts"):
         report = daily.list_alerts(user.ctx, user.ctx.today, app_state(request).settings.alert_lookahead_days)
-    return render(request, "alerts.html", user, day=user.ctx.today, report=report)
+    return render(request, "alerts.html", user, day=user.ctx.today, report=report, titles=TITLES)

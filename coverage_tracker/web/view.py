@@ -90,15 +90,6 @@ def percent(used: int, total: int) -> int:
     return 0 if total <= 0 else max(0, min(100, round(100 * used / total)))
 
 
-def reason_text(decision: dict[str, Any]) -> str:
-    """The first reason's message, or what a covered decision means."""
-    if decision["reasons"]:
-        return decision["reasons"][0]["message"]
-    if decision["modifiers"]:
-        return f"Covered as an extension session (bill with {', '.join(decision['modifiers'])})."
-    return "Covered: within the initial course."
-
-
 def short_reasons(decision: dict[str, Any]) -> list[str]:
     """One short phrase per reason, for the planner's strip."""
     if not decision["reasons"]:
@@ -106,6 +97,12 @@ def short_reasons(decision: dict[str, Any]) -> list[str]:
         kind = f"extension ({', '.join(decision['modifiers'])})" if decision["modifiers"] else "initial course"
         return [f"session {number} of the period, {kind}"]
     return [SHORT_REASONS.get(r["code"], r["code"]) for r in decision["reasons"]]
+
+
+def covered_as(decision: dict[str, Any]) -> str:
+    """What a covered decision counts as: `Session 3 of the period, initial course.`"""
+    phrase = short_reasons(decision)[0]
+    return f"{phrase[0].upper()}{phrase[1:]}."
 
 
 ELIGIBILITY_CODES = frozenset(
@@ -123,7 +120,7 @@ def install(env: Environment) -> None:
     """Register the filters and globals the templates use."""
     env.filters.update(
         long_date=long_date, short_date=short_date, day_month=day_month, status=status_of,
-        pain_duration=pain_duration, role_name=role_name, reason_text=reason_text, short_reasons=short_reasons, eligibility_problems=eligibility_problems,
+        pain_duration=pain_duration, role_name=role_name, covered_as=covered_as, short_reasons=short_reasons, eligibility_problems=eligibility_problems,
         outcome=lambda value: OUTCOMES.get(value, value),
     )
     env.globals.update(percent=percent, weekdays=WEEKDAYS, weekday_names=WEEKDAY_NAMES, outcomes=OUTCOMES)

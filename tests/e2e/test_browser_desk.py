@@ -57,6 +57,23 @@ def _key(engine, clinic_name: str, role: str) -> tuple[int, str]:
         return clinic.id, create_api_key(session, clinic.id, role, "browser test")[1]
 
 
+def _patients_with_alerts(ctx: Ctx) -> None:
+    """Two more patients, so that today's alerts have something to say."""
+    today = ctx.today
+    nearly = beneficiaries.enrol(ctx, mbi="2EG4TE5MK74", first_name="Tomas", last_name="Okafor", birth_date=date(1948, 9, 14))["id"]
+    care.record_diagnosis(ctx, nearly, icd10_code="M54.59", onset_date=today - timedelta(days=300), recorded_on=today - timedelta(days=90))
+    for week in range(11):
+        care.record_session(ctx, nearly, day=today - timedelta(days=84 - 7 * week), segments=[{"minutes": 25}])
+    for days_ahead in (1, 4):
+        care.book_appointment(ctx, nearly, day=today + timedelta(days=days_ahead))
+    stopped = beneficiaries.enrol(ctx, mbi="3EG4TE5MK75", first_name="Lena", last_name="Marsh", birth_date=date(1955, 1, 30))["id"]
+    care.record_diagnosis(ctx, stopped, icd10_code="M54.50", onset_date=today - timedelta(days=400), recorded_on=today - timedelta(days=40))
+    for days_ago in (35, 28, 21):
+        care.record_session(ctx, stopped, day=today - timedelta(days=days_ago), segments=[{"minutes": 30}])
+    care.record_assessment(ctx, stopped, day=today - timedelta(days=2), outcome="not_improving")
+    care.book_appointment(ctx, stopped, day=today + timedelta(days=2))
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The app served by uvicorn on a free 127.0.0.1 port over a migrated SQLite file, with one eligible patient."""
@@ -72,6 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     care.record_diagnosis(
         ctx, patient["id"], icd10_code="M54.50", onset_date=today - timedelta(days=200), recorded_on=today - timedelta(days=3)
     )
+    _patients_with_alerts(ctx)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), log_level="warning", lifespan="off"))
@@ -126,9 +144,9 @@ def test_a_clinician_plans_books_assesses_and_records_a_session(browser, served:
 
     page.goto(f"{served.url}/desk")
     assert page.url.endswith("/desk/sign-in")
-    page.get_by_label("API key").fill(served.clinician_key)
+    page.keyboard.type(served.clinician_key)
     page.screenshot(path=shots / "sign-in.png")
-    page.get_by_role("button", name="Sign in").click()
+    page.keyboard.press("Enter")
     page.wait_for_url(f"{served.url}/desk")
 
     page.get_by_label("Medicare Beneficiary Identifier").fill(MBI.lower())
@@ -180,7 +198,11 @@ def test_a_clinician_plans_books_assesses_and_records_a_session(browser, served:
     page.screenshot(path=shots / "coverage-card.png")
 
     page.get_by_role("link", name="Today's alerts").click()
+    alerts = page.locator("ul.alerts").inner_text()
+    assert "L. Marsh (*******MK75)" in alerts and "T. Okafor (*******MK74)" in alerts
     page.screenshot(path=shots / "alerts.png")
+    page.get_by_role("link", name="L. Marsh (*******MK75)").first.click()
+    assert page.locator("#visit-title").is_visible()
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(browser, served: Served):
