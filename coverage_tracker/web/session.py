@@ -4,8 +4,9 @@ The cookie never holds the API key: it holds a random session id, the key's id a
 time of sign-in, signed with HMAC-SHA256. Every request re-checks that the key is still live (a
 revoked key ends its sessions within KEY_RECHECK_SECONDS). The CSRF token of a form is an HMAC of the
 session id, so it needs no storage and changes at every sign-in. The signing secret is
-COVERAGE_TRACKER_SESSION_SECRET (set it when several processes serve the pages), else a random one
-made when the process starts (signing everyone out at a restart).
+COVERAGE_TRACKER_SESSION_SECRET; when it is not set, a random one is made when this module is first
+imported and put in the environment, so the worker processes that `serve --workers N` starts share
+it (a restart signs everyone out; set it to keep sessions across restarts or hosts).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SESSION_SECONDS = 12 * 3600
 KEY_RECHECK_SECONDS = 5.0
 
 log = logging.getLogger("coverage_tracker.web")
+
+os.environ.setdefault(SECRET_ENV, secrets.token_urlsafe(48))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +133,10 @@ def sessions_of(request: Request) -> Sessions:
     with _creation_lock:
         found = getattr(state, "desk_sessions", None)
         if found is None:
-            configured = os.environ.get(SECRET_ENV, "")
-            if configured and len(configured) < 32:
-                raise RuntimeError(f"{SECRET_ENV} must be at least 32 characters")
-            if not configured:
-                log.warning("%s is not set: desk sessions are signed with a per-process secret", SECRET_ENV)
-            found = Sessions(configured.encode() if configured else secrets.token_bytes(32))
+            secret = os.environ.get(SECRET_ENV) or secrets.token_urlsafe(48)
+            if len(secret) < 32:
+                log.warning("%s is shorter than 32 characters: sessions are easier to forge", SECRET_ENV)
+            found = Sessions(secret.encode())
             state.desk_sessions = found
     return found
 
