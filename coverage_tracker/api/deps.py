@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
 from coverage_tracker.config import Settings
 from coverage_tracker.domain.payers import PolicyBook
+from coverage_tracker.services import commands
 from coverage_tracker.services.context import Actor, Ctx, local_today
+from coverage_tracker.services.errors import NotFound
 from coverage_tracker.store.api_keys import ApiKeyResolver, ResolvedKey
+from coverage_tracker.store.beneficiaries import get_beneficiary
 from coverage_tracker.store.clinics import get_clinic
 from coverage_tracker.store.db import read_transaction
 
 from .permissions import allowed
+
+if TYPE_CHECKING:
+    from .audit import AuditWriter
+
+MAX_ID_LENGTH = 64
+KNOWN_BENEFICIARIES_MAX = 100_000
 
 
 @dataclass
@@ -27,7 +37,10 @@ class AppState:
     engine: Engine
     policies: PolicyBook
     resolver: ApiKeyResolver
+    audit: AuditWriter | None = None
+    head_revision: str | None = None
     _clinic_zones: dict[int, str] = field(default_factory=dict)
+    _known_beneficiaries: set[tuple[int, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clinic_timezone(self, clinic_id: int) -> str:
@@ -41,8 +54,29 @@ class AppState:
                 self._clinic_zones[clinic_id] = zone
         return zone
 
+    def beneficiary_exists(self, clinic_id: int, beneficiary_id: str) -> bool:
+        """True when the clinic has this beneficiary; a yes is cached, since beneficiaries are never removed."""
+        if (clinic_id, beneficiary_id) in self._known_beneficiaries:
+            return True
+        if not is_plausible_id(beneficiary_id):
+            return False
+        with read_transaction(self.engine) as session:
+            found = get_beneficiary(session, clinic_id, beneficiary_id) is not None
+        if found:
+            with self._lock:
+                if len(self._known_beneficiaries) >= KNOWN_BENEFICIARIES_MAX:
+                    self._known_beneficiaries.clear()
+                self._known_beneficiaries.add((clinic_id, beneficiary_id))
+        return found
 
-def get_state(request: Request) -> AppState:
+
+def is_plausible_id(value: str) -> bool:
+    """True for a printable id of at most 64 characters; anything else cannot be ours (a 404 without a query)."""
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+async def get_state(request: Request) -> AppState:
+    """The application's shared state."""
     return request.app.state.ct
 
 
@@ -51,16 +85,25 @@ State = Annotated[AppState, Depends(get_state)]
 UNAUTHORIZED = HTTPException(401, detail="missing, unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_key(request: Request, state: State) -> ResolvedKey:
+BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ct_...`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+def authenticate(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None) -> ResolvedKey:
     """The caller's API key from `Authorization: Bearer <key>`; 401 when missing, unknown or revoked."""
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials else ""
+    if not token or not token.isascii():
         raise UNAUTHORIZED
-    key = state.resolver.resolve(token.strip())
+    key = state.resolver.resolve(token)
     if key is None:
         raise UNAUTHORIZED
     request.state.api_key = key
     return key
+
+
+def current_key(request: Request, state: State, credentials: Credentials) -> ResolvedKey:
+    """The caller's API key (see `authenticate`)."""
+    return authenticate(request, state, credentials)
 
 
 CurrentKey = Annotated[ResolvedKey, Depends(current_key)]
@@ -72,13 +115,69 @@ def context_for(state: AppState, key: ResolvedKey) -> Ctx:
     return Ctx(db=state.engine, policies=state.policies, actor=actor, today=local_today(state.clinic_timezone(key.clinic_id)))
 
 
-def permit(action: str):
-    """A dependency that answers 403 unless the caller's role may perform `action`, and gives its Ctx."""
+def authorise(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None, action: str) -> Ctx:
+    """401 without a live key, 403 unless its role may perform `action`; else the use-case context."""
+    key = authenticate(request, state, credentials)
+    if not allowed(key.role, action):
+        raise HTTPException(403, detail=f"the {key.role} role may not {action.replace('_', ' ')}")
+    return context_for(state, key)
 
-    def dependency(request: Request, state: State, key: CurrentKey) -> Ctx:
-        request.state.action = action
-        if not allowed(key.role, action):
-            raise HTTPException(403, detail=f"the {key.role} role may not {action.replace('_', ' ')}")
-        return context_for(state, key)
+
+def permit(action: str):
+    """A dependency that answers 401/403 unless the caller may perform `action`, and gives its Ctx."""
+
+    def dependency(request: Request, state: State, credentials: Credentials) -> Ctx:
+        return authorise(request, state, credentials, action)
 
     return dependency
+
+
+BeneficiaryId = Annotated[str, Path(description="The beneficiary's id, as answered by enrolment.", examples=["0b7e3c52-8a55-4a39-9b6e-1f0d1c3a2b4c"])]
+Child = Literal["appointment", "session"]
+
+
+def permit_on_beneficiary(action: str, child: Child | None = None):
+    """Like `permit`, then 404 unless the clinic has the beneficiary (and the appointment or session) in the path.
+
+    It runs before the body is validated, so the order of answers is 401, 403, 404, then 422.
+    """
+
+    def dependency(request: Request, state: State, credentials: Credentials, beneficiary_id: BeneficiaryId) -> Ctx:
+        request.state.beneficiary_id = beneficiary_id
+        ctx = authorise(request, state, credentials, action)
+        if not state.beneficiary_exists(ctx.clinic_id, beneficiary_id):
+            raise NotFound("beneficiary not found", code="NOT_FOUND")
+        if child is not None:
+            _require_child(ctx, beneficiary_id, child, request.path_params[f"{child}_id"])
+        return ctx
+
+    return dependency
+
+
+def _require_child(ctx: Ctx, beneficiary_id: str, child: Child, child_id: str) -> None:
+    history = commands.read_history(ctx, beneficiary_id)
+    found = history.appointments if child == "appointment" else history.sessions
+    if child_id not in found:
+        raise NotFound(f"{child} not found", code="NOT_FOUND")
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any printable ASCII token: the same key and body give the same answer and one event.",
+    ),
+]
+
+
+def may(action: str) -> Any:
+    """A route parameter type: the caller's Ctx, when its role may perform `action`."""
+    return Annotated[Ctx, Depends(permit(action))]
+
+
+def may_on_beneficiary(action: str, child: Child | None = None) -> Any:
+    """A route parameter type: the caller's Ctx, when it may perform `action` on the beneficiary in the path."""
+    return Annotated[Ctx, Depends(permit_on_beneficiary(action, child))]

@@ -8,6 +8,7 @@ from typing import Any
 
 from coverage_tracker.domain.engine import Engine
 from coverage_tracker.domain.events import Segment
+from coverage_tracker.domain.mbi import mask_mbi
 from coverage_tracker.domain.time_units import TimeUnitsError, code_segments, validate_segments
 from coverage_tracker.store import event_store
 from coverage_tracker.store.db import read_transaction
@@ -57,7 +58,7 @@ def coverage_summary(ctx: Ctx, beneficiary_id: str, as_of: date | None = None) -
 
 
 def event_history(ctx: Ctx, beneficiary_id: str) -> dict[str, Any]:
-    """The beneficiary's log in version order."""
+    """The beneficiary's log in version order; the enrolment's MBI is masked, as everywhere but enrolment and a read."""
     with read_transaction(ctx.db) as session:
         commands.load(session, ctx, beneficiary_id)
         records = event_store.load_records(session, ctx.clinic_id, beneficiary_id)
@@ -67,7 +68,7 @@ def event_history(ctx: Ctx, beneficiary_id: str) -> dict[str, Any]:
                 "version": r.version,
                 "type": r.type,
                 "business_date": r.business_date.isoformat(),
-                "payload": r.payload,
+                "payload": {**r.payload, "mbi": mask_mbi(r.payload["mbi"])} if "mbi" in r.payload else r.payload,
                 "recorded_at": r.recorded_at.isoformat(),
                 "recorded_by": r.recorded_by,
             }

@@ -1,0 +1,50 @@
+"""Read-only routes: booking checks (the hot path), the coverage summary, the event log, the coding helper."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from coverage_tracker.services import coverage
+
+from .deps import BeneficiaryId, may, may_on_beneficiary
+from .routes import contract_router
+from .schemas import IsoDate, errors
+from .schemas_care import BookingCheck, BookingCheckResults, Coded, Coding, CoverageSummary, EventLog
+
+router = contract_router("/v1", "coverage")
+
+CanCheck = may_on_beneficiary("check")
+CanReadEvents = may_on_beneficiary("events")
+CanCode = may("time_units")
+
+
+@router.post(
+    "/beneficiaries/{beneficiary_id}/booking-checks", response_model=BookingCheckResults, responses=errors(401, 403, 404, 422)
+)
+def check(beneficiary_id: BeneficiaryId, body: BookingCheck, ctx: CanCheck) -> Any:
+    """Decisions for the dates in date order, each later date counting the earlier ones as booked; past dates too."""
+    return coverage.check_dates(ctx, beneficiary_id, body.dates)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/coverage", response_model=CoverageSummary, responses=errors(401, 403, 404, 422))
+def summary(
+    beneficiary_id: BeneficiaryId,
+    ctx: CanCheck,
+    as_of: Annotated[IsoDate | None, Query(description="Default: the clinic's today.")] = None,
+) -> Any:
+    """Where the beneficiary stands on `as_of`: the booking check of that date, the diagnosis, the latest assessment."""
+    return coverage.coverage_summary(ctx, beneficiary_id, as_of)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/events", response_model=EventLog, responses=errors(401, 403, 404))
+def events(beneficiary_id: BeneficiaryId, ctx: CanReadEvents) -> Any:
+    """The beneficiary's event log in version order (the enrolment's MBI masked)."""
+    return coverage.event_history(ctx, beneficiary_id)
+
+
+@router.post("/time-units", response_model=Coded, responses=errors(401, 403, 422))
+def time_units(body: Coding, ctx: CanCode) -> Any:
+    """Minutes per needle insertion -> 97810-97814 lines; units that cannot be billed are listed apart."""
+    return coverage.time_units(ctx, body.model_dump(mode="json")["segments"], body.payer)
