@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -72,12 +71,7 @@ def period_subject(start: date) -> str:
 
 def _without(history: History, day: date) -> History:
     """The history without the session or booking on `day`: how that slot is judged by what precedes it."""
-    return dataclasses.replace(
-        history,
-        sessions={k: s for k, s in history.sessions.items() if s.voided or s.date != day},
-        appointments={k: a for k, a in history.appointments.items() if a.date != day},
-        _index=None,
-    )
+    return history.without(day)
 
 
 def _n(count: int, word: str) -> str:

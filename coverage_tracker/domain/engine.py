@@ -184,16 +184,21 @@ class Engine:
         self.h = history
         self.policies = policies if policies is not None else {MEDICARE.name: MEDICARE}
         self._policy_cache: dict[str, tuple[PayerPolicy, bool]] = {}
-        self._full_until = -1
-        self._gates: dict[tuple[int, str], tuple[bool, int, tuple[tuple[int, int], ...]]] = {}
+        self._gates: dict[tuple[str, int], tuple[PayerPolicy, int, tuple[tuple[int, int], ...]] | None] = {}
 
     def _policy(self, day: int) -> tuple[PayerPolicy, bool]:
         name = self.h.payer_on(day) if self.h.payer_changes else self.h.base_payer
-        hit = self._policy_cache.get(name)
-        if hit is None:
-            policy = self.policies.get(name)
-            hit = (policy, True) if policy is not None else (PayerPolicy(name=name, version="unknown", label=name), False)
-            self._policy_cache[name] = hit
+        return self._policy_cache.get(name) or self._named_policy(name)
+
+    def _payer_in_force_until(self, day: int) -> int:
+        """The last day before the next payer change after `day` (far future when none)."""
+        k = bisect_right(self.h.payer_dates, day)
+        return self.h.payer_dates[k] - 1 if k < len(self.h.payer_dates) else 1 << 30
+
+    def _named_policy(self, name: str) -> tuple[PayerPolicy, bool]:
+        policy = self.policies.get(name)
+        hit = (policy, True) if policy is not None else (PayerPolicy(name=name, version="unknown", label=name), False)
+        self._policy_cache[name] = hit
         return hit
 
     def _eligibility(self, day: int, policy: PayerPolicy, known: bool) -> list[str]:
@@ -261,63 +266,81 @@ class Engine:
             extension_exhausted=is_extension and ext_used >= policy.extension_sessions,
         )
 
-    def _diagnosis_gate(self, dx: Any, policy: PayerPolicy) -> tuple[bool, int, tuple[tuple[int, int], ...]]:
-        """(has an ineligible flag, first day the pain is long enough, ordinal ranges the code is accepted)."""
-        key = (id(dx), policy.name)
-        gate = self._gates.get(key)
-        if gate is None:
+    def _gate(self, payer: str, dx: Any) -> tuple[PayerPolicy, int, tuple[tuple[int, int], ...]] | None:
+        """(policy, first eligible day, ordinal ranges the code is accepted) for a payer and diagnosis; None: never eligible."""
+        key = (payer, id(dx))
+        if key in self._gates:
+            return self._gates[key]
+        policy, known = self._policy_cache.get(payer) or self._named_policy(payer)
+        gate = None
+        if known and policy.acupuncture_covered and dx is not None and not (dx.systemic_cause or dx.surgery_related or dx.pregnancy_related):
             ranges = tuple(
                 (c.valid_from.toordinal() if c.valid_from else 0, c.valid_to.toordinal() if c.valid_to else 1 << 30)
                 for c in policy.diagnosis_codes
                 if c.code == dx.icd10_code
             )
-            flagged = dx.systemic_cause or dx.surgery_related or dx.pregnancy_related
-            gate = (flagged, dx.onset_date.toordinal() + policy.pain_min_days, ranges)
-            self._gates[key] = gate
+            first_day = max(policy.effective_date.toordinal(), dx.onset_date.toordinal() + policy.pain_min_days)
+            gate = (policy, first_day, ranges) if ranges else None
+        self._gates[key] = gate
         return gate
 
-    def _classify(self, day: int, ledger: _Ledger) -> tuple[bool, bool]:
-        """(covered, is_extension) for `day`: the lean form of `judge` used for every slot of the sweep."""
-        policy, known = self._policy(day)
-        if not known or not policy.acupuncture_covered or day < policy.effective_date.toordinal():
-            return False, False
-        dx = self.h.diagnosis_on(day)
-        if dx is None:
-            return False, False
-        flagged, pain_from, ranges = self._diagnosis_gate(dx, policy)
-        if flagged or day < pain_from or not any(lo <= day <= hi for lo, hi in ranges):
-            return False, False
-        start, end = self._period(day, policy, ledger)
-        dates = ledger.dates
-        lo = bisect_left(dates, start)
-        used = len(dates) - lo
-        if used >= policy.annual_cap:
-            if policy.benefit_period != "rolling_365_days":
-                self._full_until = end
-            return False, False
-        window = policy.initial_window_days
-        is_extension = used >= policy.initial_sessions or (window is not None and day >= (dates[lo] if used else day) + window)
-        assessment = self.h.assessment_on(day)
-        outcome = assessment.outcome if assessment is not None and assessment.date.toordinal() >= start else None
-        if outcome is not None and outcome != "improving":
-            return False, False
-        if is_extension and (outcome is None or ledger.ext_prefix[-1] - ledger.ext_prefix[lo] >= policy.extension_sessions):
-            return False, False
-        return True, is_extension
-
     def _absorb(self, ledger: _Ledger, upto: int, slots: list[int], i: int) -> int:
-        """Judge and count the slots before `upto`, from index `i`; returns the new index."""
+        """Judge and count the slots before `upto`, from index `i`; returns the new index.
+
+        The lean form of `judge` (covered or not, extension or not), run for every slot of the sweep.
+        """
+        h = self.h
+        return self._sweep(ledger, upto, slots, i, h.slot_payers, h.slot_diagnoses, h.slot_assessments)
+
+    def _classify(self, day: int, ledger: _Ledger) -> tuple[bool, bool]:
+        """(covered, is_extension) of one date through the sweep's lean path, leaving `ledger` as it was."""
+        h = self.h
+        mark = ledger.mark()
+        self._sweep(ledger, day + 1, [day], 0, [h.payer_on(day)], [h.diagnosis_on(day)], [h.assessment_on(day)])
+        covered = len(ledger.dates) > mark[0]
+        is_extension = covered and ledger.ext_prefix[-1] > ledger.ext_prefix[-2]
+        ledger.reset(mark)
+        return covered, is_extension
+
+    def _sweep(
+        self, ledger: _Ledger, upto: int, slots: list[int], i: int, payers: list[str], diagnoses: list[Any], assessments: list[Any]
+    ) -> int:
+        """The loop of `_absorb`, over slots with the payer, diagnosis and assessment in force on each."""
         n = len(slots)
+        dates, prefix = ledger.dates, ledger.ext_prefix
+        gate_key: tuple[str, int] | None = None
+        gate = None
         while i < n and slots[i] < upto:
-            covered, is_extension = self._classify(slots[i], ledger)
-            if covered:
-                ledger.add(slots[i], is_extension)
-            elif self._full_until >= slots[i]:
-                # the period is at its cap: nothing else in it can be covered or change the ledger
-                i = bisect_right(slots, min(self._full_until, upto - 1), i)
-                self._full_until = -1
-                continue
+            day = slots[i]
+            key = (payers[i], id(diagnoses[i]))
+            if key != gate_key:
+                gate_key, gate = key, self._gate(payers[i], diagnoses[i])
             i += 1
+            if gate is None:
+                continue
+            policy, first_day, ranges = gate
+            if day < first_day or not any(lo <= day <= hi for lo, hi in ranges):
+                continue
+            if policy.benefit_period == "eleven_full_months" and day <= ledger.anchor_end:
+                start, end = ledger.anchor_start, ledger.anchor_end
+            else:
+                start, end = self._period(day, policy, ledger)
+            lo = bisect_left(dates, start)
+            used = len(dates) - lo
+            if used >= policy.annual_cap:
+                if policy.benefit_period != "rolling_365_days":
+                    # the period is at its cap: nothing else in it, under this payer, can be covered
+                    i = bisect_right(slots, min(end, upto - 1, self._payer_in_force_until(day)), i)
+                continue
+            window = policy.initial_window_days
+            is_extension = used >= policy.initial_sessions or (window is not None and day >= (dates[lo] if used else day) + window)
+            assessment = assessments[i - 1]
+            outcome = assessment.outcome if assessment is not None and assessment.date.toordinal() >= start else None
+            if outcome is not None and outcome != "improving":
+                continue
+            if is_extension and (outcome is None or prefix[-1] - prefix[lo] >= policy.extension_sessions):
+                continue
+            ledger.add(day, is_extension)
         return i
 
     def _next_change(self, j: _Judgement, ledger: _Ledger, slots: list[int], i: int) -> int | None:
@@ -330,6 +353,11 @@ class Engine:
             candidates.append(j.course_end + 1)
         if j.policy.benefit_period == "rolling_365_days" and j.used:
             candidates.append(j.first + 365)
+        moving_start = j.start == day or j.policy.benefit_period == "rolling_365_days"
+        assessment = self.h.assessment_on(day)
+        if moving_start and assessment is not None and assessment.date.toordinal() >= j.start:
+            # the period's start moves with the date: the assessment drops out of it
+            candidates.append(assessment.date.toordinal() + (day - j.start) + 1)
         eff = j.policy.effective_date.toordinal()
         if eff > day:
             candidates.append(eff)
@@ -337,7 +365,7 @@ class Engine:
         dx = self.h.diagnosis_on(day)
         if dx is not None:
             candidates.append(dx.onset_date.toordinal() + j.policy.pain_min_days)
-        for dated in (self.h.diagnosis_dates(), self.h.assessment_dates(), self.h.payer_dates()):
+        for dated in (self.h.diagnosis_dates, self.h.assessment_dates, self.h.payer_dates):
             k = bisect_right(dated, day)
             if k < len(dated):
                 candidates.append(dated[k])
@@ -367,7 +395,7 @@ class Engine:
     def check(self, dates: Iterable[date]) -> list[Decision]:
         """Decisions for a series of dates, in date order, each counting the earlier ones as booked."""
         slots = self.h.slots
-        taken_slots = self.h._built()["taken"]
+        taken_slots = self.h.taken
         ledger = _Ledger()
         series: set[int] = set()
         i = 0

@@ -7,7 +7,7 @@ import types
 import typing
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 SCHEMA_VERSION = 1
 
@@ -202,44 +202,51 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return {"type": event.type_name, "schema_version": SCHEMA_VERSION, "data": event_payload(event)}
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+Converter = Callable[[Any], Any] | None
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _converter(hint: Any) -> Converter:
+    """A function turning a JSON value into the field's type (None: the JSON value is used as it is)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _decode(args[0], value)
+        inner = _converter(next(a for a in typing.get_args(hint) if a is not type(None)))
+        return None if inner is None else (lambda v: None if v is None else inner(v))
     if hint is date:
-        return value if isinstance(value, date) else date.fromisoformat(value)
+        return lambda v: v if isinstance(v, date) else date.fromisoformat(v)
     if origin is tuple:
-        (item,) = typing.get_args(hint)[:1]
-        return tuple(_decode(item, v) for v in value)
+        item = _converter(typing.get_args(hint)[0])
+        return (lambda v: tuple(v)) if item is None else (lambda v: tuple(item(x) for x in v))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = _hints(hint)
-        return hint(**{k: _decode(hints[k], v) for k, v in value.items() if k in hints})
-    return value
+        fields = _fields(hint)
+        return lambda v: hint(**_kwargs(fields, v))
+    return None
+
+
+def _fields(cls: type) -> tuple[tuple[str, Converter], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _kwargs(fields: tuple[tuple[str, Converter], ...], data: dict[str, Any]) -> dict[str, Any]:
+    return {name: (conv(data[name]) if conv is not None else data[name]) for name, conv in fields if name in data}
+
+
+_DECODERS: dict[str, tuple[type[Event], tuple[tuple[str, Converter], ...]]] = {
+    name: (cls, _fields(cls)) for name, cls in EVENT_TYPES.items()
+}
 
 
 def event_from_payload(type_name: str, data: dict[str, Any], schema_version: int = SCHEMA_VERSION) -> Event:
     """Rebuild an event from its type name and stored payload."""
     if schema_version != SCHEMA_VERSION:
         raise EventDecodeError(f"unsupported schema_version {schema_version} for {type_name}")
-    cls = EVENT_TYPES.get(type_name)
-    if cls is None:
+    decoder = _DECODERS.get(type_name)
+    if decoder is None:
         raise EventDecodeError(f"unknown event type {type_name!r}")
-    hints = _hints(cls)
+    cls, fields = decoder
     try:
-        return cls(**{k: _decode(hints[k], v) for k, v in data.items() if k in hints})
-    except (TypeError, ValueError) as exc:
+        return cls(**_kwargs(fields, data))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise EventDecodeError(f"bad payload for {type_name}: {exc}") from exc
 
 

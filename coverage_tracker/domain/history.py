@@ -56,25 +56,45 @@ class History:
     abns: list[AbnSigned] = field(default_factory=list)
     sessions: dict[str, Session] = field(default_factory=dict)
     appointments: dict[str, Appointment] = field(default_factory=dict)
-    _index: dict[str, Any] | None = None
+    slots: list[int] = field(default_factory=list)
+    taken: frozenset[int] = frozenset()
+    payer_dates: list[int] = field(default_factory=list)
+    diagnosis_dates: list[int] = field(default_factory=list)
+    assessment_dates: list[int] = field(default_factory=list)
+    slot_payers: list[str] = field(default_factory=list)
+    slot_diagnoses: list[DiagnosisRecorded | None] = field(default_factory=list)
+    slot_assessments: list[AssessmentRecorded | None] = field(default_factory=list)
 
-    def _built(self) -> dict[str, Any]:
-        if self._index is None:
-            self.payer_changes.sort(key=lambda t: (t[0], t[1]))
-            self.diagnoses.sort(key=lambda t: (t[0], t[1]))
-            self.assessments.sort(key=lambda t: (t[0], t[1]))
-            slots = sorted(
-                {s.date.toordinal() for s in self.sessions.values() if not s.voided}
-                | {a.date.toordinal() for a in self.appointments.values() if a.status == BOOKED}
-            )
-            self._index = {
-                "payer_dates": [t[0].toordinal() for t in self.payer_changes],
-                "diagnosis_dates": [t[0].toordinal() for t in self.diagnoses],
-                "assessment_dates": [t[0].toordinal() for t in self.assessments],
-                "slots": slots,
-                "taken": frozenset(slots),
-            }
-        return self._index
+    def index(self) -> None:
+        """Sort the dated facts and line them up with the slots (the engine's lookups); run once after folding."""
+        self.payer_changes.sort(key=lambda t: (t[0], t[1]))
+        self.diagnoses.sort(key=lambda t: (t[0], t[1]))
+        self.assessments.sort(key=lambda t: (t[0], t[1]))
+        self.slots = sorted(
+            {s.date.toordinal() for s in self.sessions.values() if not s.voided}
+            | {a.date.toordinal() for a in self.appointments.values() if a.status == BOOKED}
+        )
+        self.taken = frozenset(self.slots)
+        self.payer_dates = [t[0].toordinal() for t in self.payer_changes]
+        self.diagnosis_dates = [t[0].toordinal() for t in self.diagnoses]
+        self.assessment_dates = [t[0].toordinal() for t in self.assessments]
+        self.slot_payers = _latest_on(self.slots, self.payer_dates, [t[2] for t in self.payer_changes], self.base_payer)
+        self.slot_diagnoses = _latest_on(self.slots, self.diagnosis_dates, [t[2] for t in self.diagnoses], None)
+        self.slot_assessments = _latest_on(self.slots, self.assessment_dates, [t[2] for t in self.assessments], None)
+
+    def without(self, day: date) -> "History":
+        """A copy without the session or booking on `day` (how that slot is judged by what precedes it)."""
+        h = History(
+            enrolment=self.enrolment,
+            payer_changes=list(self.payer_changes),
+            diagnoses=list(self.diagnoses),
+            assessments=list(self.assessments),
+            abns=list(self.abns),
+            sessions={k: s for k, s in self.sessions.items() if s.voided or s.date != day},
+            appointments={k: a for k, a in self.appointments.items() if a.date != day},
+        )
+        h.index()
+        return h
 
     @property
     def base_payer(self) -> str:
@@ -82,36 +102,22 @@ class History:
 
     def payer_on(self, day: int) -> str:
         """The payer in force on the ordinal date `day`."""
-        i = bisect_right(self._built()["payer_dates"], day)
+        i = bisect_right(self.payer_dates, day)
         return self.payer_changes[i - 1][2] if i else self.base_payer
 
     def diagnosis_on(self, day: int) -> DiagnosisRecorded | None:
         """The latest diagnosis recorded on or before `day` (ties: recorded later wins)."""
-        i = bisect_right(self._built()["diagnosis_dates"], day)
+        i = bisect_right(self.diagnosis_dates, day)
         return self.diagnoses[i - 1][2] if i else None
 
     def assessment_on(self, day: int) -> AssessmentRecorded | None:
         """The latest assessment dated on or before `day` (ties: recorded later wins)."""
-        i = bisect_right(self._built()["assessment_dates"], day)
+        i = bisect_right(self.assessment_dates, day)
         return self.assessments[i - 1][2] if i else None
-
-    @property
-    def slots(self) -> list[int]:
-        """Ordinal dates holding an active session or a booked appointment, ascending."""
-        return self._built()["slots"]
 
     def is_taken(self, day: date) -> bool:
         """True when `day` already holds a performed session or a booked appointment."""
-        return day.toordinal() in self._built()["taken"]
-
-    def payer_dates(self) -> list[int]:
-        return self._built()["payer_dates"]
-
-    def diagnosis_dates(self) -> list[int]:
-        return self._built()["diagnosis_dates"]
-
-    def assessment_dates(self) -> list[int]:
-        return self._built()["assessment_dates"]
+        return day.toordinal() in self.taken
 
     def abn_covering(self, day: date) -> AbnSigned | None:
         """An ABN on file whose validity includes `day`, if any."""
@@ -161,8 +167,20 @@ def fold(events: Iterable[Event]) -> History:
             h.abns.append(e)
         elif isinstance(e, BeneficiaryEnrolled):
             h.enrolment = e
-    h._built()
+    h.index()
     return h
+
+
+def _latest_on(days: list[int], dated: list[int], values: list[Any], default: Any) -> list[Any]:
+    """For each of the ascending `days`, the last of `values` dated on or before it (else `default`)."""
+    out: list[Any] = []
+    j, current, n = 0, default, len(dated)
+    for day in days:
+        while j < n and dated[j] <= day:
+            current = values[j]
+            j += 1
+        out.append(current)
+    return out
 
 
 def _iso(d: date | None) -> str | None:
