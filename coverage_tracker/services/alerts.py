@@ -37,7 +37,7 @@ PAGE_SIZE = 200
 BENEFIT_YEAR = timedelta(days=366)
 FLEET_LEASE = timedelta(hours=1)
 MAX_RECIPIENTS = 50
-EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+")
+EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\\x00-\x1f\x7f]+@[^@\s<>(),;:\"\[\]\\\x00-\x1f\x7f]+")
 
 CLAIMED, BUSY, DONE = "claimed", "busy", "done"
 
@@ -258,7 +258,7 @@ def normalise_recipients(emails: Sequence[str]) -> list[str]:
     out: list[str] = []
     for i, raw in enumerate(emails):
         address = raw.strip() if isinstance(raw, str) else ""
-        if len(address) > 254 or not EMAIL.fullmatch(address):
+        if len(address) > 254 or not address.isascii() or not EMAIL.fullmatch(address):
             raise InvalidInput(f"recipients[{i}]", "must be an e-mail address like desk@clinic.example")
         local, _, domain = address.rpartition("@")
         address = f"{local}@{domain.lower()}"

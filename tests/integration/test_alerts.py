@@ -283,6 +283,8 @@ def test_only_an_admin_sets_the_recipients_and_bad_addresses_are_refused(engine,
     assert response.status_code == 200 and response.json() == {"recipients": ["Desk@clinic.example", "lead@clinic.example"]}
     refused = client.put("/v1/clinic/recipients", json={"recipients": ["desk@clinic.example", "not an address"]}, headers=admin)
     assert refused.status_code == 422 and "recipients[1]" in refused.json()["detail"]
+    assert client.put("/v1/clinic/recipients", content=b"{not json", headers={**admin, "Content-Type": "application/json"}).status_code == 422
+    assert client.put("/v1/clinic/recipients", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 401
     assert client.get("/v1/alerts").status_code == 401
 
 
