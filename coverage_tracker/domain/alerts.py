@@ -169,8 +169,9 @@ class _Patient:
         dates = ", ".join(a.date.isoformat() for a, _ in stopped)
         return self.alert(
             DISCONTINUE_TREATMENT, CRITICAL, period_subject(first.counters.period_start),
-            f"{_why(first, STOP_CODES)} Still booked in that period: {_n(len(stopped), 'appointment')} ({dates}). Cancel "
-            "them or have the patient sign an ABN for each; record a new assessment if the patient improves.",
+            f"{_why(first, STOP_CODES)} Still booked in that period: {_n(len(stopped), 'appointment')} ({dates}). "
+            f"{'Cancel it or have the patient sign an ABN for it' if len(stopped) == 1 else 'Cancel them or have the patient sign an ABN for each'}; "
+            "record a new assessment if the patient improves.",
         )
 
     def period(self) -> tuple[date, date] | None:
