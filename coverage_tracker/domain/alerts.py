@@ -167,11 +167,11 @@ class _Patient:
     def discontinue(self, stopped: list[tuple[Appointment, Decision]]) -> Alert:
         first = stopped[0][1]
         dates = ", ".join(a.date.isoformat() for a, _ in stopped)
+        cancel = "Cancel it or have the patient sign an ABN for it" if len(stopped) == 1 else "Cancel them or have the patient sign an ABN for each"
         return self.alert(
             DISCONTINUE_TREATMENT, CRITICAL, period_subject(first.counters.period_start),
             f"{_why(first, STOP_CODES)} Still booked in that period: {_n(len(stopped), 'appointment')} ({dates}). "
-            f"{'Cancel it or have the patient sign an ABN for it' if len(stopped) == 1 else 'Cancel them or have the patient sign an ABN for each'}; "
-            "record a new assessment if the patient improves.",
+            f"{cancel}; record a new assessment if the patient improves.",
         )
 
     def period(self) -> tuple[date, date] | None:
