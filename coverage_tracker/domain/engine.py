@@ -346,14 +346,15 @@ class Engine:
     def _next_change(self, j: _Judgement, ledger: _Ledger, slots: list[int], i: int) -> int | None:
         """The earliest date after j.day on which the judgement could differ."""
         day = j.day
-        candidates = [j.end + 1]
+        rolling = j.policy.benefit_period == "rolling_365_days"
+        candidates = [] if rolling else [j.end + 1]  # a rolling window's end moves with the date
         if i < len(slots):
             candidates.append(slots[i] + 1)
         if j.course_end is not None and j.course_end >= day:
             candidates.append(j.course_end + 1)
-        if j.policy.benefit_period == "rolling_365_days" and j.used:
+        if rolling and j.used:
             candidates.append(j.first + 365)
-        moving_start = j.start == day or j.policy.benefit_period == "rolling_365_days"
+        moving_start = j.start == day or rolling
         assessment = self.h.assessment_on(day)
         if moving_start and assessment is not None and assessment.date.toordinal() >= j.start:
             # the period's start moves with the date: the assessment drops out of it
