@@ -82,9 +82,6 @@ async def get_state(request: Request) -> AppState:
 
 State = Annotated[AppState, Depends(get_state)]
 
-UNAUTHORIZED = HTTPException(401, detail="missing, unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
-
-
 BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ct_...`.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
@@ -92,11 +89,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 def authenticate(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None) -> ResolvedKey:
     """The caller's API key from `Authorization: Bearer <key>`; 401 when missing, unknown or revoked."""
     token = credentials.credentials.strip() if credentials else ""
-    if not token or not token.isascii():
-        raise UNAUTHORIZED
-    key = state.resolver.resolve(token)
+    key = state.resolver.resolve(token) if token and token.isascii() else None
     if key is None:
-        raise UNAUTHORIZED
+        raise HTTPException(401, detail="missing, unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     request.state.api_key = key
     return key
 

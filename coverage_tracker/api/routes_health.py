@@ -22,13 +22,13 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz() -> Any:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
+@router.get("/readyz", response_model=Health, response_model_exclude_none=True, responses={503: {"model": Health, "description": "not ready"}})
 def readyz(state: State) -> Any:
     """The database is reachable and migrated to the newest revision; 503 otherwise."""
     try:

@@ -26,7 +26,7 @@ class Person(Output):
     first_name: str
     last_name: str
     birth_date: dt.date
-    payer: str = Field(description="The payer in force today (at enrolment: the payer enrolled with).")
+    payer: str = Field(description="A read by id shows the payer in force today; enrolment and search, the payer enrolled with.")
 
 
 class Beneficiary(Person):
