@@ -11,7 +11,8 @@ import uvicorn
 from coverage_tracker import demo
 from coverage_tracker.api.app import load_policies
 from coverage_tracker.cli import app, fail, migrated_engine
-from coverage_tracker.config import Settings, get_settings
+from coverage_tracker.config import get_settings
+from coverage_tracker.scheduler import start_in_process_scheduler
 from coverage_tracker.services.context import local_today
 from coverage_tracker.store import migrations
 from coverage_tracker.store.db import create_db_engine
@@ -26,10 +27,6 @@ Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes (eac
 NoScheduler = Annotated[bool, typer.Option("--no-scheduler", help="Do not run the daily alerts in this process.")]
 
 
-def start_scheduler(settings: Settings) -> None:
-    """Start the daily alerts beside the server (the alerts work plugs in here; nothing to start yet)."""
-
-
 def log_config() -> dict:
     """uvicorn's logging, with the access log showing paths without their query strings."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
@@ -39,10 +36,14 @@ def log_config() -> dict:
 
 
 def run_server(host: str, port: int, workers: int, no_scheduler: bool) -> None:
-    """Serve the API with uvicorn (one app per worker process, built by the factory)."""
-    if not no_scheduler:
-        start_scheduler(get_settings())
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config())
+    """Serve the API with uvicorn (one app per worker process); the daily alerts run once, in this process."""
+    settings = get_settings()
+    stop = None if no_scheduler else start_in_process_scheduler(settings, create_db_engine(settings.database_url))
+    try:
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config())
+    finally:
+        if stop is not None:
+            stop()
 
 
 @app.command()
