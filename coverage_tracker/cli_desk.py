@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from coverage_tracker.api.app import load_policies
+from coverage_tracker.services.context import load_policies
 from coverage_tracker.cli import app
 from coverage_tracker.config import get_settings
 from coverage_tracker.domain.mbi import mask_mbi

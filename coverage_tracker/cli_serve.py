@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from coverage_tracker import demo
-from coverage_tracker.api.app import load_policies
+from coverage_tracker.services.context import load_policies
 from coverage_tracker.cli import app, fail, migrated_engine
 from coverage_tracker.config import get_settings
 from coverage_tracker.scheduler import start_in_process_scheduler

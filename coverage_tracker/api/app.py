@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from coverage_tracker import web
 from coverage_tracker.config import Settings, get_settings
-from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
+from coverage_tracker.services.context import load_policies
 from coverage_tracker.services.errors import ServiceError
 from coverage_tracker.store import migrations
 from coverage_tracker.store.api_keys import ApiKeyResolver
@@ -33,11 +33,6 @@ DESCRIPTION = """Will Medicare (or another payer) pay for this acupuncture visit
 
 Every `/v1` call takes `Authorization: Bearer <key>`. Errors are `{detail, code?}`; the checks run in
 the order 401, 403, 404, 422, 409. Writes accept an `Idempotency-Key` header."""
-
-
-def load_policies(settings: Settings) -> PolicyBook:
-    """The payer policies: Medicare, plus the TOML file named by COVERAGE_TRACKER_PAYER_POLICIES."""
-    return load_policy_book(settings.payer_policies) if settings.payer_policies else default_book()
 
 
 def _field_errors(errors: list[dict]) -> list[dict]:

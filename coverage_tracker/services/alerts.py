@@ -17,7 +17,7 @@ from coverage_tracker.config import Settings
 from coverage_tracker.domain.alerts import KINDS, SEVERITIES, alerts_for, patient_label
 from coverage_tracker.domain.history import fold
 from coverage_tracker.domain.mbi import mask_mbis_in_text
-from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
+from coverage_tracker.domain.payers import PolicyBook
 from coverage_tracker.notifications import delivery
 from coverage_tracker.notifications.digest import message_id, render_digest
 from coverage_tracker.notifications.smtp import send_email
@@ -26,7 +26,7 @@ from coverage_tracker.store.db import read_transaction, write_transaction
 from coverage_tracker.store.tables import utcnow
 
 from . import validation
-from .context import Ctx
+from .context import Ctx, load_policies
 from .errors import InvalidInput
 
 log = logging.getLogger("coverage_tracker.alerts")
@@ -40,11 +40,6 @@ MAX_RECIPIENTS = 50
 EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]\\\x00-\x1f\x7f]+@[^@\s<>(),;:\"\[\]\\\x00-\x1f\x7f]+")
 
 CLAIMED, BUSY, DONE = "claimed", "busy", "done"
-
-
-def policies_from(settings: Settings) -> PolicyBook:
-    """Medicare plus the payer policies of COVERAGE_TRACKER_PAYER_POLICIES."""
-    return load_policy_book(settings.payer_policies) if settings.payer_policies else default_book()
 
 
 def _sort_key(alert: dict[str, Any]) -> tuple[Any, ...]:
@@ -189,7 +184,7 @@ def run_daily(
     what is left unsent, each attempt claimed so that a digest goes out once.
     """
     days = _clinic_days(engine, day, clinic)
-    policies = policies_from(settings)
+    policies = load_policies(settings)
     claim = claim_day(engine, day) if claim_fleet else CLAIMED
     if claim == CLAIMED:
         for outcome in days:
@@ -232,7 +227,7 @@ def unsent(engine: Engine, day: date, clinic_ids: Sequence[int]) -> int:
 
 def preview(engine: Engine, settings: Settings, day: date, clinic: str | None = None) -> list[ClinicDay]:
     """The digests `run_daily` would store for `day`, computed afresh and written nowhere."""
-    policies = policies_from(settings)
+    policies = load_policies(settings)
     days = _clinic_days(engine, day, clinic)
     for outcome in days:
         outcome.alerts = scan_clinic(engine, policies, outcome.clinic_id, day, settings.alert_lookahead_days)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from coverage_tracker.domain.payers import PolicyBook
+from coverage_tracker.config import Settings
+from coverage_tracker.domain.payers import PolicyBook, default_book, load_policy_book
 
 ROLES = ("front_desk", "clinician", "billing", "admin")
 
@@ -40,3 +41,8 @@ def local_today(timezone: str, now: datetime | None = None) -> date:
     """The calendar date in `timezone` at `now` (default: the current instant)."""
     zone = ZoneInfo(timezone)
     return (now.astimezone(zone) if now else datetime.now(zone)).date()
+
+
+def load_policies(settings: Settings) -> PolicyBook:
+    """The payer policies: Medicare, plus the TOML file named by COVERAGE_TRACKER_PAYER_POLICIES."""
+    return load_policy_book(settings.payer_policies) if settings.payer_policies else default_book()
