@@ -243,3 +243,11 @@ def test_counters_for_a_date_that_opens_a_new_period_describe_that_new_period():
     assert (c.period_start, c.period_end, c.initial_course_end) == (D("2026-02-10"), D("2027-01-31"), D("2026-05-10"))
     assert (c.initial_used, c.initial_remaining, c.period_used, c.period_remaining) == (0, 12, 0, 20)
     assert (c.policy, c.policy_version) == ("medicare", "ncd-30.3.3/2020-01-21")
+
+
+def test_a_not_improving_assessment_dated_before_a_period_opens_does_not_stop_it():
+    """Reading pinned: the stop rule looks only at assessments inside the DOS's period (RULES.md section 2)."""
+    log = patient()
+    log.assess("2026-01-05", "not_improving")
+    assert log.decide("2026-01-06").status == "covered"
+    assert codes(log.decide("2026-01-05")) == ["NOT_IMPROVING"]
