@@ -42,7 +42,7 @@ def _every(days: int, start: int, count: int) -> tuple[int, ...]:
 PATIENTS = (
     Patient("Ana", "Alvarez", "new: nothing used yet", bookings=(3,)),
     Patient("Ben", "Brooks", "mid-course: 6 of 12 used", sessions=_every(7, -42, 6), bookings=(7,)),
-    Patient("Carla", "Chen", "at 12 without an assessment", sessions=_every(6, -72, 12)),
+    Patient("Carla", "Chen", "at 12 without an assessment", sessions=_every(6, -72, 12), bookings=(4,)),
     Patient(
         "Dev", "Desai", "extended: improving, 3 of 8 extension sessions used",
         sessions=_every(6, -100, 12) + (-28, -21, -14), assessments=((-30, "improving"),),
@@ -51,10 +51,10 @@ PATIENTS = (
         "Eve", "Evans", "at the cap: 20 of 20 used",
         sessions=_every(7, -250, 12) + _every(7, -168, 8), assessments=((-170, "improving"),),
     ),
-    Patient("Frank", "Foster", "not improving", sessions=_every(6, -90, 12), assessments=((-20, "not_improving"),)),
-    Patient("Grace", "Gupta", "pain under 12 weeks", diagnosis={"onset": -60, "recorded": -5}),
+    Patient("Frank", "Foster", "not improving", sessions=_every(6, -90, 12), assessments=((-20, "not_improving"),), bookings=(5,)),
+    Patient("Grace", "Gupta", "pain under 12 weeks", diagnosis={"onset": -60, "recorded": -5}, bookings=(6,)),
     Patient("Hiro", "Hayashi", "ineligible: systemic cause", diagnosis={"onset": -400, "recorded": -30, "systemic_cause": True}),
-    Patient("Iris", "Ibarra", "no diagnosis on record", diagnosis=None),
+    Patient("Iris", "Ibarra", "no diagnosis on record", diagnosis=None, bookings=(8,)),
     Patient(
         "Jon", "Jensen", "regressing, ABN signed",
         sessions=_every(6, -80, 10), assessments=((-10, "regressing"),), abn=-2,
