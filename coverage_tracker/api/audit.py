@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coverage_tracker.store.api_keys import ResolvedKey
-from coverage_tracker.store.audit import record_audit
+from coverage_tracker.store.audit import record_audits
 from coverage_tracker.store.db import write_transaction
 from coverage_tracker.store.tables import utcnow
 
@@ -79,8 +79,7 @@ class AuditWriter:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with write_transaction(self.engine) as session:
-                    for row in batch:
-                        record_audit(session, **row)
+                    record_audits(session, batch)
                 return
             except Exception:
                 log.warning("writing %d audit rows failed (attempt %d of %d)", len(batch), attempt, WRITE_ATTEMPTS, exc_info=True)

@@ -6,11 +6,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from fastapi import Depends, Header, HTTPException, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
 from coverage_tracker.config import Settings
+from coverage_tracker.domain.history import History
 from coverage_tracker.domain.payers import PolicyBook
 from coverage_tracker.services import commands
 from coverage_tracker.services.context import Actor, Ctx, local_today
@@ -18,7 +20,7 @@ from coverage_tracker.services.errors import NotFound
 from coverage_tracker.store.api_keys import ApiKeyResolver, ResolvedKey
 from coverage_tracker.store.beneficiaries import get_beneficiary
 from coverage_tracker.store.clinics import get_clinic
-from coverage_tracker.store.db import read_transaction
+from coverage_tracker.store.db import raw_reads, read_transaction
 
 from .permissions import allowed
 
@@ -42,6 +44,13 @@ class AppState:
     _clinic_zones: dict[int, str] = field(default_factory=dict)
     _known_beneficiaries: set[tuple[int, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _read_limiter: anyio.CapacityLimiter | None = None
+
+    def read_limiter(self) -> anyio.CapacityLimiter:
+        """The worker threads the hot reads may use at once: as many as connections are kept for them."""
+        if self._read_limiter is None:
+            self._read_limiter = anyio.CapacityLimiter(raw_reads(self.engine).keep)
+        return self._read_limiter
 
     def clinic_timezone(self, clinic_id: int) -> str:
         """The clinic's own time zone, else the configured default (cached per process)."""
@@ -156,6 +165,34 @@ def _require_child(ctx: Ctx, beneficiary_id: str, child: Child, child_id: str) -
         raise NotFound(f"{child} not found", code="NOT_FOUND")
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The caller's Ctx and the beneficiary's folded history, read before the body is validated."""
+
+    ctx: Ctx
+    history: History
+
+
+def permit_with_history(action: str):
+    """Like `permit_on_beneficiary`, reading the beneficiary's history in the same step (its stream answers the 404).
+
+    The key, the role and the stream are resolved in one worker-thread call (the database read never
+    runs on the event loop); the order of answers stays 401, 403, 404, then 422.
+    """
+
+    def load(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None, beneficiary_id: str) -> Loaded:
+        ctx = authorise(request, state, credentials, action)
+        if not is_plausible_id(beneficiary_id):
+            raise NotFound("beneficiary not found", code="NOT_FOUND")
+        return Loaded(ctx, commands.read_history(ctx, beneficiary_id))
+
+    async def dependency(request: Request, state: State, credentials: Credentials, beneficiary_id: BeneficiaryId) -> Loaded:
+        request.state.beneficiary_id = beneficiary_id
+        return await anyio.to_thread.run_sync(load, request, state, credentials, beneficiary_id, limiter=state.read_limiter())
+
+    return dependency
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -171,6 +208,11 @@ IdempotencyKey = Annotated[
 def may(action: str) -> Any:
     """A route parameter type: the caller's Ctx, when its role may perform `action`."""
     return Annotated[Ctx, Depends(permit(action))]
+
+
+def may_with_history(action: str) -> Any:
+    """A route parameter type: the caller's Ctx and the beneficiary's history, when it may perform `action` on it."""
+    return Annotated[Loaded, Depends(permit_with_history(action))]
 
 
 def may_on_beneficiary(action: str, child: Child | None = None) -> Any:

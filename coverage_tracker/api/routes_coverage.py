@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+import anyio
+import orjson
+from fastapi import Query, Response
 
 from coverage_tracker.services import coverage
 
-from .deps import BeneficiaryId, may, may_on_beneficiary
+from .deps import BeneficiaryId, may, may_on_beneficiary, may_with_history
 from .routes import contract_router
 from .schemas import IsoDate, errors
 from .schemas_care import BookingCheck, BookingCheckResults, Coded, Coding, CoverageSummary, EventLog
@@ -16,6 +18,8 @@ from .schemas_care import BookingCheck, BookingCheckResults, Coded, Coding, Cove
 router = contract_router("/v1", "coverage")
 
 CanCheck = may_on_beneficiary("check")
+CheckWithHistory = may_with_history("check")
+INLINE_CHECK_DATES = 8
 CanReadEvents = may_on_beneficiary("events")
 CanCode = may("time_units")
 
@@ -23,9 +27,16 @@ CanCode = may("time_units")
 @router.post(
     "/beneficiaries/{beneficiary_id}/booking-checks", response_model=BookingCheckResults, responses=errors(401, 403, 404, 422)
 )
-def check(beneficiary_id: BeneficiaryId, body: BookingCheck, ctx: CanCheck) -> Any:
+async def check(beneficiary_id: BeneficiaryId, body: BookingCheck, loaded: CheckWithHistory) -> Response:
     """Decisions for the dates in date order, each later date counting the earlier ones as booked; past dates too."""
-    return coverage.check_dates(ctx, beneficiary_id, body.dates)
+    # The history is already read (in a worker thread); judging a few dates is microseconds of pure
+    # computation, so it runs here, and a long series goes to a worker thread. The decisions are
+    # plain dicts of the documented shape: serialised directly, without a second validation.
+    if len(body.dates) <= INLINE_CHECK_DATES:
+        results = coverage.check_dates(loaded.ctx, beneficiary_id, body.dates, loaded.history)
+    else:
+        results = await anyio.to_thread.run_sync(coverage.check_dates, loaded.ctx, beneficiary_id, body.dates, loaded.history)
+    return Response(orjson.dumps(results), media_type="application/json")
 
 
 @router.get("/beneficiaries/{beneficiary_id}/coverage", response_model=CoverageSummary, responses=errors(401, 403, 404, 422))

@@ -10,7 +10,7 @@ from typing import Any
 from coverage_tracker.domain.events import Event
 from coverage_tracker.domain.history import History, fold
 from coverage_tracker.store import event_store
-from coverage_tracker.store.db import read_transaction, write_transaction
+from coverage_tracker.store.db import raw_reads, write_transaction
 
 from .context import Ctx
 from .errors import Conflict, NotFound
@@ -48,9 +48,10 @@ def load(session: Any, ctx: Ctx, beneficiary_id: str) -> tuple[list[Event], int]
 
 
 def read_history(ctx: Ctx, beneficiary_id: str) -> History:
-    """The beneficiary's folded history, read in one snapshot."""
-    with read_transaction(ctx.db) as session:
-        events, _ = load(session, ctx, beneficiary_id)
+    """The beneficiary's folded history, read in one statement (one snapshot); NotFound when the clinic has none."""
+    events = event_store.read_stream(raw_reads(ctx.db), ctx.clinic_id, beneficiary_id)
+    if not events:
+        raise NotFound("beneficiary not found", code="NOT_FOUND")
     return fold(events)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from coverage_tracker.domain.engine import Engine
 from coverage_tracker.domain.events import Segment
+from coverage_tracker.domain.history import History
 from coverage_tracker.domain.mbi import mask_mbi
 from coverage_tracker.domain.time_units import TimeUnitsError, code_segments, validate_segments
 from coverage_tracker.store import event_store
@@ -20,9 +21,13 @@ from .errors import InvalidInput
 MAX_CHECK_DATES = 100
 
 
-def check_dates(ctx: Ctx, beneficiary_id: str, dates: Sequence[date]) -> dict[str, Any]:
-    """Decisions for `dates` in date order, each later date counting the earlier ones as booked."""
-    history = commands.read_history(ctx, beneficiary_id)
+def check_dates(ctx: Ctx, beneficiary_id: str, dates: Sequence[date], history: History | None = None) -> dict[str, Any]:
+    """Decisions for `dates` in date order, each later date counting the earlier ones as booked.
+
+    `history` is the beneficiary's, when the caller has read it already.
+    """
+    if history is None:
+        history = commands.read_history(ctx, beneficiary_id)
     if not dates:
         raise InvalidInput("dates", "give at least one date")
     if len(dates) > MAX_CHECK_DATES:

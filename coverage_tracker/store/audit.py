@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -35,6 +36,12 @@ def record_audit(
             at=at or utcnow(),
         )
     )
+
+
+def record_audits(conn: sa.Connection | Session, rows: list[dict[str, Any]]) -> None:
+    """Write many audit rows (the keyword arguments of `record_audit`, `at` given) in one statement."""
+    if rows:
+        conn.execute(sa.insert(AUDIT), [{"beneficiary_id": None, **row} for row in rows])
 
 
 def query_audit(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import threading
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -82,3 +84,81 @@ def read_transaction(engine: Engine) -> Iterator[Session]:
         session.connection()
         yield session
         session.rollback()
+
+
+class RawReads:
+    """DBAPI connections kept open for the hot single-statement reads: no Session, no pool checkout per request.
+
+    Each read is one statement, so it sees one snapshot (SQLite in autocommit mode; PostgreSQL with
+    autocommit on). A connection that fails is closed, and the error is raised as SQLAlchemy's
+    (an unreachable database is then the same 503 as everywhere else).
+    """
+
+    def __init__(self, engine: Engine, keep: int = 8) -> None:
+        self.engine = engine
+        self.keep = keep
+        self.dialect = engine.dialect.name
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._error = engine.dialect.loaded_dbapi.Error
+
+    def fetchall(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """The rows of one statement (`sql` in the driver's own parameter style)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        try:
+            if conn is None:
+                conn = self._open()
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.close()
+        except self._error as exc:
+            if conn is not None:
+                _close_quietly(conn)
+            raise sa.exc.DBAPIError.instance(sql, params, exc, self._error) from exc
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(conn)
+                conn = None
+        if conn is not None:
+            _close_quietly(conn)
+        return rows
+
+    def _open(self) -> Any:
+        fairy = self.engine.raw_connection()
+        fairy.detach()
+        conn = fairy.dbapi_connection
+        if self.dialect == "postgresql":
+            conn.autocommit = True
+        return conn
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close_quietly(conn)
+
+
+_RAW_READS: "weakref.WeakKeyDictionary[Engine, RawReads]" = weakref.WeakKeyDictionary()
+_RAW_READS_LOCK = threading.Lock()
+
+
+def raw_reads(engine: Engine) -> RawReads:
+    """The engine's kept read connections (made on first use, closed when the engine is disposed)."""
+    reads = _RAW_READS.get(engine)
+    if reads is None:
+        with _RAW_READS_LOCK:
+            reads = _RAW_READS.get(engine)
+            if reads is None:
+                reads = _RAW_READS[engine] = RawReads(engine)
+                event.listen(engine, "engine_disposed", lambda *_: reads.close())
+    return reads
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped either way
+        pass
