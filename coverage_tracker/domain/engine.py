@@ -60,6 +60,7 @@ class Decision:
     abn_recommended: bool
     next_covered_date: date | None
     counters: Counters
+    extension: bool = False
 
     @property
     def covered(self) -> bool:
@@ -465,6 +466,7 @@ class Engine:
             abn_recommended=abn_recommended,
             next_covered_date=date.fromordinal(next_day) if next_day is not None else None,
             counters=counters,
+            extension=j.is_extension,
         )
 
     def _counters(self, j: _Judgement) -> Counters:

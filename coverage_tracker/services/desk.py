@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from coverage_tracker.domain.engine import Engine
-from coverage_tracker.domain.events import AppointmentCancelled, Event, SessionVoided
+from coverage_tracker.domain.events import Event, SessionVoided
 from coverage_tracker.domain.history import History, fold
 from coverage_tracker.domain.policy import PayerPolicy
 from coverage_tracker.store.db import read_transaction
@@ -23,14 +23,31 @@ def _load(ctx: Ctx, beneficiary_id: str) -> list[Event]:
         return commands.load(session, ctx, beneficiary_id)[0]
 
 
-def _booked_decisions(ctx: Ctx, events: list[Event], history: History) -> list[dict[str, Any]]:
-    """Each booked appointment judged as the engine judges a booked date: against what precedes it."""
-    booked = history.booked_appointments()
-    if not booked:
-        return []
-    unbooked = fold([*events, *(AppointmentCancelled(a.id, a.date, "cancelled") for a in booked)])
-    decisions = Engine(unbooked, ctx.policies).check([a.date for a in booked])
-    return [{"id": a.id, "date": a.date.isoformat(), "decision": d.to_dict()} for a, d in zip(booked, decisions)]
+def _booked_decisions(ctx: Ctx, history: History) -> list[dict[str, Any]]:
+    """Each booked appointment judged as the engine judges a booked date: against the log without it."""
+    return [
+        {"id": a.id, "date": a.date.isoformat(), "decision": Engine(history.without(a.date), ctx.policies).decide(a.date).to_dict()}
+        for a in history.booked_appointments()
+    ]
+
+
+def _standing(ctx: Ctx, history: History, day: date, period_end: date) -> tuple[date, dict[str, Any]]:
+    """Counters of the period holding `day` with everything performed or booked in it counted, and the last date counted."""
+    in_period = [d for d in history.slots if d <= period_end.toordinal()]
+    last = date.fromordinal(in_period[-1]) if in_period else None
+    if last is None or last < day:
+        return day, Engine(history, ctx.policies).decide(day).to_dict()["counters"]
+    if last < period_end:
+        return last, Engine(history, ctx.policies).decide(last + timedelta(days=1)).to_dict()["counters"]
+    own = Engine(history.without(last), ctx.policies).decide(last)
+    counters = own.to_dict()["counters"]
+    if own.covered:
+        used = "extension" if own.extension else "initial"
+        counters[f"{used}_used"] += 1
+        counters[f"{used}_remaining"] = max(0, counters[f"{used}_remaining"] - 1)
+        counters["period_used"] += 1
+        counters["period_remaining"] = max(0, counters["period_remaining"] - 1)
+    return last, counters
 
 
 def _session_decision(ctx: Ctx, events: list[Event], session_id: str, day: date) -> dict[str, Any]:
@@ -53,13 +70,13 @@ def card(ctx: Ctx, beneficiary_id: str, as_of: date | None = None) -> dict[str, 
 
     `visit` is the decision of a visit on `as_of`: the booked appointment's or the performed session's
     decision when the day is taken, else the booking check of that day. `standing` counts everything
-    performed and booked: the counters of the first day after the last taken date (or of `as_of`).
+    performed and booked in the period holding `as_of`.
     """
     summary = coverage.coverage_summary(ctx, beneficiary_id, as_of)
     day = date.fromisoformat(summary["as_of"])
     events = _load(ctx, beneficiary_id)
     history = fold(events)
-    appointments = _booked_decisions(ctx, events, history)
+    appointments = _booked_decisions(ctx, history)
     taken_by: dict[str, Any] | None = None
     visit = summary["decision"]
     booking = history.booking_on(day)
@@ -70,16 +87,14 @@ def card(ctx: Ctx, beneficiary_id: str, as_of: date | None = None) -> dict[str, 
     elif performed is not None:
         taken_by = {"kind": "session", "id": performed.id}
         visit = _session_decision(ctx, events, performed.id, day)
-    engine = Engine(history, ctx.policies)
-    taken = history.slots
-    standing_day = max(day, date.fromordinal(taken[-1]) + timedelta(days=1)) if taken else day
-    standing = engine.decide(standing_day)
+    period_end = date.fromisoformat(summary["decision"]["counters"]["period_end"])
+    standing_day, standing = _standing(ctx, history, day, period_end)
     sessions = history.active_sessions()[-RECENT_SESSIONS:]
     return {
         **summary,
         "visit": visit,
         "taken_by": taken_by,
-        "standing": {"date": standing_day.isoformat(), "counters": standing.to_dict()["counters"]},
+        "standing": {"date": standing_day.isoformat(), "counters": standing},
         "limits": _limits(policy_on(ctx, history, standing_day)),
         "payer": history.payer_on(day.toordinal()),
         "appointments": appointments,
@@ -97,5 +112,4 @@ def card(ctx: Ctx, beneficiary_id: str, as_of: date | None = None) -> dict[str, 
 
 def booked_dates(ctx: Ctx, beneficiary_id: str) -> list[dict[str, Any]]:
     """The beneficiary's booked appointments in date order, each with its decision."""
-    events = _load(ctx, beneficiary_id)
-    return _booked_decisions(ctx, events, fold(events))
+    return _booked_decisions(ctx, fold(_load(ctx, beneficiary_id)))

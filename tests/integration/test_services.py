@@ -218,3 +218,27 @@ def test_eight_desks_booking_different_dates_get_answers_the_log_agrees_with(ctx
             continue
         expected = PolicyEngine(fold(events[: version - 1]), default_book()).decide(event.date).to_dict()
         assert by_id[event.appointment_id]["decision"] == expected
+
+
+def test_the_desk_card_counts_the_period_holding_today_even_with_a_booking_in_a_later_period(ctx):
+    from coverage_tracker.services import desk
+
+    bid = eligible(ctx)
+    for k in range(5):
+        care.record_session(ctx, bid, day=date(2026, 9, 1) + timedelta(days=7 * k), lines=[{"code": "97810", "units": 1}])
+    care.book_appointment(ctx, bid, day=date(2027, 9, 15))
+    standing = desk.card(ctx, bid)["standing"]["counters"]
+    assert (standing["period_start"], standing["period_used"]) == ("2026-09-01", 5)
+
+
+def test_the_desk_card_gives_a_booking_a_next_covered_date_that_is_not_already_booked(ctx):
+    from coverage_tracker.services import desk
+
+    bid = eligible(ctx)
+    for k in range(12):
+        care.record_session(ctx, bid, day=date(2026, 8, 3) + timedelta(days=7 * k), lines=[{"code": "97810", "units": 1}])
+    care.book_appointment(ctx, bid, day=date(2026, 12, 1))
+    care.book_appointment(ctx, bid, day=date(2027, 8, 1))
+    first = desk.card(ctx, bid)["appointments"][0]
+    assert first["date"] == "2026-12-01"
+    assert first["decision"]["next_covered_date"] == "2027-08-02"
