@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coverage_tracker.domain.mbi import mask_mbis_in_text
 from coverage_tracker.store.api_keys import ResolvedKey
 from coverage_tracker.store.audit import record_audits
 from coverage_tracker.store.db import write_transaction
@@ -137,7 +138,7 @@ class AuditMiddleware:
 
 
 def _storable(beneficiary_id: str | None) -> str | None:
-    """The id as sent, cut to 64 characters, control characters shown as `?`."""
+    """The id as sent, cut to 64 characters, control characters shown as `?`, an MBI sent in its place masked."""
     if beneficiary_id is None:
         return None
-    return "".join(ch if ch.isprintable() else "?" for ch in beneficiary_id[:MAX_ID_LENGTH])
+    return mask_mbis_in_text("".join(ch if ch.isprintable() else "?" for ch in beneficiary_id[:MAX_ID_LENGTH]))

@@ -38,6 +38,14 @@ def test_a_request_for_an_unknown_id_is_audited_with_the_id_as_sent_in_the_calle
     assert [(r["action"], r["beneficiary_id"], r["outcome"]) for r in rows] == [("read", "no-such-id", "404"), ("read", "bad?id", "404")]
 
 
+def test_an_mbi_sent_where_an_id_belongs_is_stored_masked(api: Api):
+    api.call("GET", "/v1/beneficiaries/1EG4-TE5-MK73", role="front_desk")
+    api.call("POST", "/v1/beneficiaries/1eg4te5mk73/booking-checks", {"dates": [api.day(1)]}, role="front_desk")
+    rows = audit_rows(api)
+    assert [r["beneficiary_id"] for r in rows] == ["*******MK73", "*******MK73"]
+    assert "TE5" not in str(rows).upper()
+
+
 def test_a_request_without_a_valid_key_leaves_no_row(api: Api):
     api.client.get("/v1/beneficiaries/x", headers={"Authorization": "Bearer ct_00000000_nope"})
     assert audit_rows(api) == []
