@@ -12,7 +12,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from coverage_tracker.domain.reasons import SESSION_ALREADY_ON_DATE
-from coverage_tracker.services import care, coverage
+from coverage_tracker.services import care, coverage, validation
 from coverage_tracker.services.coverage import MAX_CHECK_DATES
 from coverage_tracker.services.errors import Conflict, InvalidInput
 
@@ -81,7 +81,7 @@ def planner(
         if not start:
             return render(request, "planner.html", user, **context)
         try:
-            first = forms.a_date("start", start, "Start date")
+            first = validation.service_date("start", forms.a_date("start", start, "Start date"), user.ctx.today)
             chosen = {int(d) for d in days if d.isdigit() and int(d) < 7}
             if not chosen:
                 raise InvalidInput("days", "choose at least one weekday")

@@ -212,6 +212,8 @@ def test_a_bad_plan_names_the_field(desk: Desk, patient: str):
     assert no_days.status_code == 422 and "choose at least one weekday" in no_days.text
     too_long = desk.get(f"/desk/patients/{patient}/plan?{plan_query(weeks=27)}")
     assert too_long.status_code == 422 and "Number of weeks must be from 1 to 26" in too_long.text
+    far_away = desk.get(f"/desk/patients/{patient}/plan?start=9999-12-31&days=0&weeks=1")
+    assert far_away.status_code == 422 and "more than two years ahead" in far_away.text
 
 
 def test_cancel_frees_the_place_and_a_no_show_is_offered_from_the_day_itself(desk: Desk, patient: str, engine, keys):
