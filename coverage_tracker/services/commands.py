@@ -26,16 +26,25 @@ def request_hash(operation: str, beneficiary_id: str | None, body: dict[str, Any
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def replay(session: Any, ctx: Ctx, idempotency_key: str | None, digest: str | None) -> dict[str, Any] | None:
-    """The stored answer for a retried request; a Conflict when the key was used for another body."""
+KEY_REUSED_MESSAGE = "Idempotency-Key was already used with another request body"
+
+
+def stored_answer(session: Any, ctx: Ctx, idempotency_key: str | None, digest: str | None) -> tuple[dict[str, Any] | None, bool]:
+    """(the stored answer of a retried request, whether the key was used for another body)."""
     if not idempotency_key:
-        return None
+        return None, False
     stored = event_store.find_idempotent(session, ctx.clinic_id, idempotency_key)
     if stored is None:
-        return None
+        return None, False
     stored_hash, response = stored
-    if stored_hash != digest:
-        raise Conflict("Idempotency-Key was already used with another request body", code="IDEMPOTENCY_KEY_REUSED")
+    return (response, False) if stored_hash == digest else (None, True)
+
+
+def replay(session: Any, ctx: Ctx, idempotency_key: str | None, digest: str | None) -> dict[str, Any] | None:
+    """The stored answer for a retried request; a Conflict when the key was used for another body."""
+    response, reused = stored_answer(session, ctx, idempotency_key, digest)
+    if reused:
+        raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED")
     return response
 
 
@@ -68,11 +77,19 @@ def run(
     for _ in range(MAX_ATTEMPTS):
         try:
             with write_transaction(ctx.db) as session:
-                stored = replay(session, ctx, idempotency_key, digest)
+                stored, reused = stored_answer(session, ctx, idempotency_key, digest)
                 if stored is not None:
                     return stored
                 events, version = load(session, ctx, beneficiary_id)
-                new_events, response = decide(fold(events), events)
+                # a body the rules refuse is a 422 (or 404) before the key's 409, and the key's 409 beats the others
+                try:
+                    new_events, response = decide(fold(events), events)
+                except Conflict:
+                    if reused:
+                        raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED") from None
+                    raise
+                if reused:
+                    raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED")
                 event_store.append(
                     session,
                     ctx.clinic_id,

@@ -242,3 +242,13 @@ def test_the_desk_card_gives_a_booking_a_next_covered_date_that_is_not_already_b
     first = desk.card(ctx, bid)["appointments"][0]
     assert first["date"] == "2026-12-01"
     assert first["decision"]["next_covered_date"] == "2027-08-02"
+
+
+def test_a_reused_idempotency_key_with_a_body_the_rules_refuse_is_a_422_before_the_409(ctx):
+    bid = eligible(ctx)
+    care.book_appointment(ctx, bid, day=TODAY + timedelta(days=2), idempotency_key="k-9")
+    with pytest.raises(InvalidInput):
+        care.book_appointment(ctx, bid, day=TODAY - timedelta(days=2), idempotency_key="k-9")
+    with pytest.raises(Conflict) as err:
+        care.book_appointment(ctx, bid, day=TODAY + timedelta(days=4), idempotency_key="k-9")
+    assert err.value.code == "IDEMPOTENCY_KEY_REUSED"
