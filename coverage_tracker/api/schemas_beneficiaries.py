@@ -71,6 +71,7 @@ class PayerChange(Input):
 
 
 class PayerChanged(Output):
+    id: str
     beneficiary_id: str
     payer: str
     effective_date: dt.date

@@ -64,6 +64,7 @@ class PayerChanged(Event):
     type_name: ClassVar[str] = "payer_changed"
     payer: str
     effective_date: date
+    change_id: str = ""
 
     @property
     def business_date(self) -> date:

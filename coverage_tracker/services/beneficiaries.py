@@ -108,6 +108,7 @@ def change_payer(
     def decide(history, events):
         validation.payer(ctx.policies, payer)
         validation.service_date("effective_date", effective_date, ctx.today)
-        return [PayerChanged(payer, effective_date)], {"beneficiary_id": beneficiary_id, **body}
+        event = PayerChanged(payer, effective_date, str(uuid.uuid4()))
+        return [event], {"id": event.change_id, "beneficiary_id": beneficiary_id, **body}
 
     return commands.run(ctx, beneficiary_id, "payer_change", body, decide, idempotency_key)

@@ -87,7 +87,10 @@ def test_diagnosis_assessment_abn_and_payer_change_answer_201_and_show_in_the_su
     abn = api.call("POST", f"/v1/beneficiaries/{bid}/abns", {"signed_on": api.day(0)})
     assert abn.status_code == 201 and abn.json()["valid_until"] > api.day(0)
     payer = api.call("POST", f"/v1/beneficiaries/{bid}/payer-changes", {"payer": "medicare", "effective_date": api.day(0)})
-    assert payer.status_code == 201 and payer.json() == {"beneficiary_id": bid, "payer": "medicare", "effective_date": api.day(0)}
+    assert payer.status_code == 201 and payer.json() == {
+        "id": payer.json()["id"], "beneficiary_id": bid, "payer": "medicare", "effective_date": api.day(0),
+    }
+    assert payer.json()["id"]
     summary = api.call("GET", f"/v1/beneficiaries/{bid}/coverage").json()
     assert summary["as_of"] == api.day(0) and summary["decision"]["status"] == "covered"
     assert summary["diagnosis"]["icd10_code"] == "M54.51" and summary["latest_assessment"]["note"] == "walks\nfurther"
