@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Container, Iterable, Protocol, Sequence
 
 from dateutil.relativedelta import relativedelta
 
@@ -374,7 +374,7 @@ class Engine:
         later = [c for c in candidates if c > day]
         return min(later) if later else None
 
-    def _next_covered(self, day: int, limit: int, ledger: _Ledger, slots: list[int], i: int, taken: set[int]) -> int | None:
+    def _next_covered(self, day: int, limit: int, ledger: _Ledger, slots: list[int], i: int, taken: Container[int]) -> int | None:
         """Earliest date from `day` to `limit` that would be covered, counting slots as booked."""
         mark = ledger.mark()
         try:
@@ -399,14 +399,15 @@ class Engine:
         slots = self.h.slots
         taken_slots = self.h.taken
         ledger = _Ledger()
-        series: set[int] = set()
+        series: dict[int, _Judgement] = {}
         i = 0
         out: list[Decision] = []
         for dos in sorted(dates):
             day = dos.toordinal()
             i = self._absorb(ledger, day, slots, i)
             occupied = day in taken_slots or day in series
-            j = self.judge(day, ledger)
+            # a date asked twice is judged as the first time: its own earlier occurrence is not counted
+            j = series[day] if day in series else self.judge(day, ledger)
             if j.covered and not occupied:
                 next_day: int | None = day
             else:
@@ -414,7 +415,7 @@ class Engine:
                 next_day = self._next_covered(day + 1, limit, ledger, slots, i, series)
             out.append(self._decision(j, occupied, next_day))
             if not occupied:
-                series.add(day)
+                series[day] = j
                 if j.covered:
                     ledger.add(day, j.is_extension)
         return out

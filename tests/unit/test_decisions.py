@@ -50,6 +50,7 @@ def test_the_same_date_twice_in_a_series_is_taken_the_second_time():
     first, second = patient().check("2026-12-07", "2026-12-07")
     assert first.status == "covered"
     assert codes(second) == ["SESSION_ALREADY_ON_DATE"]
+    assert second.counters == first.counters  # the date itself is not counted in its own counters
 
 
 def test_an_abn_on_file_turns_gz_into_ga_and_no_abn_is_recommended():
