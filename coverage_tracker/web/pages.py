@@ -146,11 +146,14 @@ class DeskUser:
             outcome = "500"
             raise
         finally:
-            with write_transaction(self.ctx.db) as session:
-                record_audit(
-                    session, clinic_id=self.clinic_id, api_key_id=self.key_id, role=self.role,
-                    action=action, outcome=outcome, beneficiary_id=beneficiary_id,
-                )
+            try:
+                with write_transaction(self.ctx.db) as session:
+                    record_audit(
+                        session, clinic_id=self.clinic_id, api_key_id=self.key_id, role=self.role,
+                        action=action, outcome=outcome, beneficiary_id=beneficiary_id,
+                    )
+            except Exception:  # noqa: BLE001 - the work above is committed: say so, do not turn it into an error page
+                log.exception("audit row not written: key %s, action %s, outcome %s", self.key_id, action, outcome)
 
 
 def app_state(request: Request) -> AppState:
