@@ -17,8 +17,8 @@ from coverage_tracker.domain.payers import PolicyBook
 from coverage_tracker.services import commands
 from coverage_tracker.services.context import Actor, Ctx, local_today
 from coverage_tracker.services.errors import NotFound
+from coverage_tracker.store import event_store
 from coverage_tracker.store.api_keys import ApiKeyResolver, ResolvedKey
-from coverage_tracker.store.beneficiaries import get_beneficiary
 from coverage_tracker.store.clinics import get_clinic
 from coverage_tracker.store.db import raw_reads, read_transaction
 
@@ -69,8 +69,7 @@ class AppState:
             return True
         if not is_plausible_id(beneficiary_id):
             return False
-        with read_transaction(self.engine) as session:
-            found = get_beneficiary(session, clinic_id, beneficiary_id) is not None
+        found = event_store.stream_exists(raw_reads(self.engine), clinic_id, beneficiary_id)
         if found:
             with self._lock:
                 if len(self._known_beneficiaries) >= KNOWN_BENEFICIARIES_MAX:

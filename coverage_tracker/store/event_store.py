@@ -56,6 +56,20 @@ _STREAM_BY_PARAMSTYLE = {
 }
 
 
+_EXISTS_SQL = "SELECT 1 FROM events WHERE clinic_id = {c} AND beneficiary_id = {b} AND version = 1"
+_EXISTS_BY_PARAMSTYLE = {
+    "qmark": _EXISTS_SQL.format(c=":clinic_id", b=":beneficiary_id"),
+    "named": _EXISTS_SQL.format(c=":clinic_id", b=":beneficiary_id"),
+    "pyformat": _EXISTS_SQL.format(c="%(clinic_id)s", b="%(beneficiary_id)s"),
+}
+
+
+def stream_exists(reads: RawReads, clinic_id: int, beneficiary_id: str) -> bool:
+    """True when the clinic has a stream for this beneficiary (enrolment starts it, in the same transaction)."""
+    sql = _EXISTS_BY_PARAMSTYLE[reads.engine.dialect.paramstyle]
+    return bool(reads.fetchall(sql, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id}))
+
+
 def read_stream(reads: RawReads, clinic_id: int, beneficiary_id: str) -> list[Event]:
     """The beneficiary's events in version order, in one statement on a kept DBAPI connection (empty: no such stream)."""
     sql = _STREAM_BY_PARAMSTYLE[reads.engine.dialect.paramstyle]

@@ -36,15 +36,22 @@ def projection_values(clinic_id: int, beneficiary_id: str, events: Sequence[Even
     return row
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _upsert_statement(dialect: str) -> Any:
     # One statement, and never backwards: a row only moves to the same or a newer version.
-    insert = _INSERTS[session.get_bind().dialect.name](PROJECTION)
-    statement = insert.on_conflict_do_update(
+    insert = _INSERTS[dialect](PROJECTION)
+    return insert.on_conflict_do_update(
         index_elements=[PROJECTION.c.beneficiary_id],
         set_={name: insert.excluded[name] for name in ("version", *SUMMARY_COLUMNS)},
         where=PROJECTION.c.version <= insert.excluded.version,
     )
-    session.execute(statement, rows)
+
+
+# Built once per dialect: building `excluded` costs more than the upsert itself.
+_UPSERTS = {dialect: _upsert_statement(dialect) for dialect in _INSERTS}
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(_UPSERTS[session.get_bind().dialect.name], rows)
 
 
 def refresh_projection(
