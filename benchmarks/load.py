@@ -85,11 +85,12 @@ def _wrk(target: Target, connections: int, seconds: float, threads: int) -> Load
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     socket_errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    # wrk prints no percentiles when no request completed (every one timed out): report NaN, not a crash
     return Load(
         tool="wrk",
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(percentiles["50"]),
-        p99_ms=_ms(percentiles["99"]),
+        p50_ms=_ms(percentiles["50"]) if "50" in percentiles else float("nan"),
+        p99_ms=_ms(percentiles["99"]) if "99" in percentiles else float("nan"),
         requests=requests,
         errors=non2xx + socket_errors,
     )
