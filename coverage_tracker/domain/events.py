@@ -219,6 +219,8 @@ def _converter(hint: Any) -> Converter:
         return (lambda v: tuple(v)) if item is None else (lambda v: tuple(item(x) for x in v))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         fields = _fields(hint)
+        if all(conv is None for _, conv in fields):
+            return lambda v: hint(**v)  # plain values (a claim line, a segment): no per-field work
         return lambda v: hint(**_kwargs(fields, v))
     return None
 
