@@ -89,14 +89,15 @@ def get(ctx: Ctx, beneficiary_id: str) -> dict[str, Any]:
 
 
 def search(ctx: Ctx, *, mbi: str | None = None, last_name: str | None = None, birth_date: date | None = None) -> list[dict[str, Any]]:
-    """The clinic's beneficiaries by exact MBI, or by last-name prefix (any case) and birth date; MBIs masked."""
+    """The clinic's beneficiaries by exact MBI, or by last-name prefix (any case) and birth date; MBIs masked, payer in force today."""
     normalised = validation.mbi(mbi) if mbi is not None else None
     prefix = last_name.strip() if last_name is not None else None
     with read_transaction(ctx.db) as session:
         found = rows.search_beneficiaries(
             session, ctx.clinic_id, mbi=normalised, last_name_prefix=prefix or None, birth_date=birth_date
         )
-        return [_public(row, full_mbi=False) for row in found]
+        in_force = rows.payers_in_force(session, ctx.clinic_id, [row.id for row in found], ctx.today)
+        return [{**_public(row, full_mbi=False), "payer": in_force.get(row.id, row.payer)} for row in found]
 
 
 def change_payer(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from coverage_tracker.store.tables import Beneficiary
+from coverage_tracker.store.tables import Beneficiary, EventRecord
 
 
 class DuplicateMbi(Exception):
@@ -74,3 +74,21 @@ def search_beneficiaries(
         query = query.where(Beneficiary.birth_date == birth_date)
     query = query.order_by(Beneficiary.last_name_lower, Beneficiary.first_name, Beneficiary.id).limit(limit)
     return list(session.exec(query))
+
+
+def payers_in_force(session: Session, clinic_id: int, beneficiary_ids: list[str], on: date) -> dict[str, str]:
+    """For each of these beneficiaries with a payer change effective on or before `on`, the latest such payer."""
+    if not beneficiary_ids:
+        return {}
+    events = EventRecord.__table__
+    query = (
+        sa.select(events.c.beneficiary_id, events.c.payload)
+        .where(
+            events.c.clinic_id == clinic_id,
+            events.c.beneficiary_id.in_(beneficiary_ids),
+            events.c.type == "payer_changed",
+            events.c.business_date <= on,
+        )
+        .order_by(events.c.beneficiary_id, events.c.business_date, events.c.version)
+    )
+    return {beneficiary_id: payload["payer"] for beneficiary_id, payload in session.execute(query)}

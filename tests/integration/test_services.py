@@ -252,3 +252,16 @@ def test_a_reused_idempotency_key_with_a_body_the_rules_refuse_is_a_422_before_t
     with pytest.raises(Conflict) as err:
         care.book_appointment(ctx, bid, day=TODAY + timedelta(days=4), idempotency_key="k-9")
     assert err.value.code == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_search_shows_the_payer_in_force_today_not_the_one_enrolled_with(engine, clinic_id):
+    from coverage_tracker.domain.payers import PolicyBook
+    from coverage_tracker.domain.policy import PayerPolicy
+
+    book = PolicyBook([PayerPolicy(name="acme_ma", version="1")])
+    ctx = Ctx(db=engine, policies=book, actor=Actor(clinic_id=clinic_id, role="admin"), today=TODAY)
+    bid = enrol(ctx)
+    beneficiaries.change_payer(ctx, bid, payer="acme_ma", effective_date=date(2026, 1, 1))
+    beneficiaries.change_payer(ctx, bid, payer="medicare", effective_date=TODAY + timedelta(days=30))
+    assert [r["payer"] for r in beneficiaries.search(ctx, last_name="parkes")] == ["acme_ma"]
+    assert beneficiaries.get(ctx, bid)["payer"] == "acme_ma"
