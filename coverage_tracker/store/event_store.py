@@ -12,8 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-import orjson
-
 from coverage_tracker.domain.events import SCHEMA_VERSION, Event, event_from_payload, event_payload
 from coverage_tracker.store import projections
 from coverage_tracker.store.db import RawReads
@@ -30,8 +28,9 @@ class IdempotencyConflict(Exception):
     """The idempotency key was stored by another transaction: roll back and call `find_idempotent`."""
 
 
+# The payload is read as its JSON text: the event decoder parses it straight into the event.
 _STREAM = (
-    sa.select(EVENTS.c.version, EVENTS.c.type, EVENTS.c.schema_version, EVENTS.c.payload)
+    sa.select(EVENTS.c.version, EVENTS.c.type, EVENTS.c.schema_version, sa.cast(EVENTS.c.payload, sa.Text))
     .where(EVENTS.c.clinic_id == sa.bindparam("clinic_id"), EVENTS.c.beneficiary_id == sa.bindparam("beneficiary_id"))
     .order_by(EVENTS.c.version)
 )
@@ -48,7 +47,10 @@ def load_stream(conn: sa.Connection | Session, clinic_id: int, beneficiary_id: s
 
 
 # The stream query as the driver takes it (the hot read path goes around SQLAlchemy's execution layer).
-_STREAM_SQL = "SELECT version, type, schema_version, payload FROM events WHERE clinic_id = {c} AND beneficiary_id = {b} ORDER BY version"
+_STREAM_SQL = (
+    "SELECT version, type, schema_version, CAST(payload AS TEXT) FROM events"
+    " WHERE clinic_id = {c} AND beneficiary_id = {b} ORDER BY version"
+)
 _STREAM_BY_PARAMSTYLE = {
     "qmark": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id"),
     "named": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id"),
@@ -74,11 +76,7 @@ def read_stream(reads: RawReads, clinic_id: int, beneficiary_id: str) -> list[Ev
     """The beneficiary's events in version order, in one statement on a kept DBAPI connection (empty: no such stream)."""
     sql = _STREAM_BY_PARAMSTYLE[reads.engine.dialect.paramstyle]
     rows = reads.fetchall(sql, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id})
-    loads = orjson.loads
-    return [
-        event_from_payload(type_, payload if isinstance(payload, dict) else loads(payload), schema_version)
-        for _, type_, schema_version, payload in rows
-    ]
+    return [event_from_payload(type_, payload, schema_version) for _, type_, schema_version, payload in rows]
 
 
 def append(

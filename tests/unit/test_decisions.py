@@ -1,9 +1,12 @@
 """RULES.md section 3: one decision per date, modifiers, ABNs, series and the next covered date."""
 
+import json
 from datetime import timedelta
 
+import pytest
+
 from coverage_tracker.domain.engine import Engine
-from coverage_tracker.domain.events import SessionPerformed, event_from_json, event_to_json
+from coverage_tracker.domain.events import EventDecodeError, SessionPerformed, event_from_json, event_from_payload, event_to_json
 from coverage_tracker.domain.history import fold, summarize
 from coverage_tracker.domain.reasons import REASON_CODES, message, ordinal
 
@@ -126,7 +129,24 @@ def test_every_event_roundtrips_through_json():
     log.void(sid, "2026-11-02")
     log.assess("2026-11-03").abn("2026-11-04", "2026-12-31").payer("medicare", "2026-11-05")
     for event in log.events:
-        assert event_from_json(event_to_json(event)) == event
+        stored = event_to_json(event)
+        assert event_from_json(stored) == event
+        assert event_from_payload(stored["type"], json.dumps(stored["data"])) == event  # as the store reads it: JSON text
+
+
+@pytest.mark.parametrize(
+    "type_name, payload, complaint",
+    [
+        ("appointment_cancelled", '{"appointment_id": "a1", "date": "2026-12-07", "reason": "forgot"}', "reason"),
+        ("payer_changed", '{"payer": "medicare", "effective_date": "2026-02-30"}', "effective_date"),
+        ("appointment_booked", '{"appointment_id": "a1"}', "date"),
+        ("appointment_booked", '{"appointment_id": "a1", "date": "2026-12-07"', "truncated"),
+        ("hug_given", '{}', "unknown event type"),
+    ],
+)
+def test_a_stored_payload_that_is_not_a_valid_event_is_refused_naming_what_is_wrong(type_name, payload, complaint):
+    with pytest.raises(EventDecodeError, match=complaint):
+        event_from_payload(type_name, payload)
 
 
 def test_the_projection_summary_names_what_the_desk_lists():
