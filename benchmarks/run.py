@@ -82,7 +82,8 @@ def hello_server(workers: int) -> Server:
 
 def api_server(url: str, workers: int) -> Server:
     port = free_port()
-    command = [str(VENV_BIN / "coverage-tracker"), "serve", "--port", str(port), "--workers", str(workers), "--no-scheduler"]
+    command = [str(VENV_BIN / "coverage-tracker"), "serve", "--port", str(port), "--workers", str(workers), "--no-scheduler",
+               "--no-access-log"]  # as the hello app is served
     return Server(command, {"COVERAGE_TRACKER_DATABASE_URL": url}, port)
 
 

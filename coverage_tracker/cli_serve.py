@@ -25,6 +25,9 @@ Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")]
 Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each with its own connection pool).")]
 NoScheduler = Annotated[bool, typer.Option("--no-scheduler", help="Do not run the daily alerts in this process.")]
+AccessLog = Annotated[
+    bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (the audit trail records /v1 calls either way).")
+]
 
 
 def log_config() -> dict:
@@ -35,25 +38,27 @@ def log_config() -> dict:
     return config
 
 
-def run_server(host: str, port: int, workers: int, no_scheduler: bool) -> None:
+def run_server(host: str, port: int, workers: int, no_scheduler: bool, access_log: bool = True) -> None:
     """Serve the API with uvicorn (one app per worker process); the daily alerts run once, in this process."""
     settings = get_settings()
     stop = None if no_scheduler else start_in_process_scheduler(settings, create_db_engine(settings.database_url))
     try:
-        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config())
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config(), access_log=access_log)
     finally:
         if stop is not None:
             stop()
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1, no_scheduler: NoScheduler = False) -> None:
+def serve(
+    host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1, no_scheduler: NoScheduler = False, access_log: AccessLog = True
+) -> None:
     """Serve the HTTP API on the configured database (COVERAGE_TRACKER_DATABASE_URL), migrated beforehand."""
     engine = migrated_engine()
     if not migrations.is_at_head(engine):
         fail("the database is behind the newest schema: run `coverage-tracker db upgrade`", code=1)
     engine.dispose()
-    run_server(host, port, workers, no_scheduler)
+    run_server(host, port, workers, no_scheduler, access_log)
 
 
 @demo_app.command("seed")

@@ -97,9 +97,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         head_revision=migrations.head_revision(),
     )
     install_error_handlers(app)
-    app.include_router(alerts_routes.router)
     app.add_middleware(AuditMiddleware, writer=audit)
-    for module in (routes_health, routes_beneficiaries, routes_care, routes_coverage, routes_admin):
+    # Routes are matched in order: the booking check, called before every booking, is tried first.
+    for module in (routes_coverage, routes_care, routes_beneficiaries, alerts_routes, routes_health, routes_admin):
         app.include_router(module.router)
     app.include_router(web.router)
     return app

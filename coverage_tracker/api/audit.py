@@ -1,7 +1,8 @@
 """The audit trail of the HTTP API: one row for every /v1 request made with a valid key, whatever its outcome.
 
-Rows are written by a background thread, as many per transaction as are waiting (group commit):
-one transaction per request made SQLite's write lock the bottleneck of the booking check.
+Rows are written by a background thread, as many per transaction as arrive within a short window
+(group commit): one transaction per request made SQLite's write lock the bottleneck of the booking
+check. A hard kill loses at most the rows of that window; they are never written before the answer.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coverage_tracker.domain.mbi import mask_mbis_in_text
 from coverage_tracker.store.api_keys import ResolvedKey
-from coverage_tracker.store.audit import record_audits
-from coverage_tracker.store.db import write_transaction
+from coverage_tracker.store.audit import AuditBatches
 from coverage_tracker.store.tables import utcnow
 
 from .deps import MAX_ID_LENGTH
@@ -25,17 +25,21 @@ from .deps import MAX_ID_LENGTH
 log = logging.getLogger("coverage_tracker.api.audit")
 
 MAX_BATCH = 500
+BATCH_WINDOW_SECONDS = 0.02
 WRITE_ATTEMPTS = 3
 
 
 class AuditWriter:
     """Queues audit rows and writes them from one background thread; `flush()` waits for them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, window: float = BATCH_WINDOW_SECONDS) -> None:
         self.engine = engine
+        self.window = window
+        self._batches = AuditBatches(engine)
         self._pending: list[dict[str, Any]] = []
         self._in_flight = 0
         self._closing = False
+        self._hurry = False
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
 
@@ -47,11 +51,14 @@ class AuditWriter:
                 self._closing = False
                 self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+            if len(self._pending) == 1 or len(self._pending) >= MAX_BATCH:  # else the writer is gathering a batch
+                self._cond.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued row is written (or given up); False on timeout."""
         with self._cond:
+            self._hurry = True
+            self._cond.notify_all()
             return self._cond.wait_for(lambda: not self._pending and not self._in_flight, timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -68,8 +75,11 @@ class AuditWriter:
             with self._cond:
                 self._cond.wait_for(lambda: self._pending or self._closing)
                 if not self._pending:
+                    self._batches.close()
                     return
+                self._cond.wait_for(lambda: len(self._pending) >= MAX_BATCH or self._closing or self._hurry, self.window)
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                self._hurry = bool(self._pending) and self._hurry
                 self._in_flight = len(batch)
             self._write(batch)
             with self._cond:
@@ -79,8 +89,7 @@ class AuditWriter:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with write_transaction(self.engine) as session:
-                    record_audits(session, batch)
+                self._batches.write(batch)
                 return
             except Exception:
                 log.warning("writing %d audit rows failed (attempt %d of %d)", len(batch), attempt, WRITE_ATTEMPTS, exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -16,11 +17,17 @@ EARLIEST = date(2000, 1, 1)
 ICD10 = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 
 
+@lru_cache(maxsize=16)
+def latest_service_date(today: date) -> date:
+    """Two years after today (29 February gives 28 February)."""
+    return today + relativedelta(years=2)
+
+
 def service_date(field: str, value: date, today: date) -> date:
     """A date of service, assessment or signature: from 2000 through two years after today."""
     if value < EARLIEST:
         raise InvalidInput(field, f"{value.isoformat()} is before 2000-01-01")
-    latest = today + relativedelta(years=2)
+    latest = latest_service_date(today)
     if value > latest:
         raise InvalidInput(field, f"{value.isoformat()} is more than two years ahead (latest {latest.isoformat()})")
     return value

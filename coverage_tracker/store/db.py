@@ -115,14 +115,14 @@ class RawReads:
             cursor.close()
         except self._error as exc:
             if conn is not None:
-                _close_quietly(conn)
+                close_quietly(conn)
             raise sa.exc.DBAPIError.instance(sql, params, exc, self._error) from exc
         with self._lock:
             if len(self._idle) < self.keep:
                 self._idle.append(conn)
                 conn = None
         if conn is not None:
-            _close_quietly(conn)
+            close_quietly(conn)
         return rows
 
     def _open(self) -> Any:
@@ -138,7 +138,7 @@ class RawReads:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
-            _close_quietly(conn)
+            close_quietly(conn)
 
 
 _RAW_READS: "weakref.WeakKeyDictionary[Engine, RawReads]" = weakref.WeakKeyDictionary()
@@ -157,7 +157,7 @@ def raw_reads(engine: Engine) -> RawReads:
     return reads
 
 
-def _close_quietly(conn: Any) -> None:
+def close_quietly(conn: Any) -> None:
     try:
         conn.close()
     except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped either way
