@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +26,7 @@ class Settings(BaseSettings):
     smtp_from: str = "coverage-tracker@localhost"
     alert_time: str = "06:30"
     alert_lookahead_days: int = 14
+    scan_workers: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -61,6 +61,14 @@ class PolicyBook:
     def __repr__(self) -> str:
         return f"PolicyBook({', '.join(self._policies)})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its plans, their unit caps as plain dicts (a scan worker process rebuilds the same book)."""
+        return _book_of, (tuple(replace(p, unit_caps=dict(p.unit_caps)) for p in self if p is not MEDICARE),)
+
+
+def _book_of(policies: Iterable[PayerPolicy]) -> PolicyBook:
+    return PolicyBook(replace(p, unit_caps=MappingProxyType(dict(p.unit_caps))) for p in policies)
+
 
 class PolicyFileError(ValueError):
     """A payer policy file that cannot be used; the message names the file, the payer and the setting."""

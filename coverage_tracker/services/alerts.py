@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from coverage_tracker.config import Settings
+from coverage_tracker.config import Settings, get_settings
 from coverage_tracker.domain.alerts import KINDS, SEVERITIES, alerts_for, patient_label
 from coverage_tracker.domain.history import fold
 from coverage_tracker.domain.mbi import mask_mbis_in_text
@@ -22,7 +24,7 @@ from coverage_tracker.notifications import delivery
 from coverage_tracker.notifications.digest import message_id, render_digest
 from coverage_tracker.notifications.smtp import send_email
 from coverage_tracker.store import alerts_store as store
-from coverage_tracker.store.db import read_transaction, write_transaction
+from coverage_tracker.store.db import create_db_engine, read_transaction, write_transaction
 from coverage_tracker.store.tables import utcnow
 
 from . import validation
@@ -32,6 +34,9 @@ from .errors import InvalidInput
 log = logging.getLogger("coverage_tracker.alerts")
 
 PAGE_SIZE = 200
+# Starting a worker process costs about a second (imports): a smaller clinic is scanned in-process.
+WORKERS_FROM = 3000
+RANGES_PER_WORKER = 4
 # No benefit period (eleven full months, calendar, plan or rolling year) is longer: a patient with no booking
 # and no session in this span before the scan date holds no period the alerts count.
 BENEFIT_YEAR = timedelta(days=366)
@@ -47,14 +52,43 @@ def _sort_key(alert: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def scan_clinic(
-    engine: Engine, policies: PolicyBook, clinic_id: int, day: date, lookahead_days: int, page_size: int = PAGE_SIZE
+    engine: Engine,
+    policies: PolicyBook,
+    clinic_id: int,
+    day: date,
+    lookahead_days: int,
+    page_size: int = PAGE_SIZE,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The clinic's alerts on `day` in the API's shape, one page of beneficiaries (and their streams) at a time."""
+    """The clinic's alerts on `day` in the API's shape, a page of beneficiaries at a time; a large clinic in `workers` processes."""
+    workers = get_settings().scan_workers if workers is None else workers
+    ranges = _id_ranges(engine, clinic_id, day, workers) if workers > 1 else [(None, None)]
+    if len(ranges) == 1:
+        found = _scan_range(engine, policies, clinic_id, day, lookahead_days, page_size, None, None)
+    else:
+        found = _scan_in_workers(engine, policies, clinic_id, day, lookahead_days, page_size, workers, ranges)
+    return sorted(found, key=_sort_key)
+
+
+def _id_ranges(engine: Engine, clinic_id: int, day: date, workers: int) -> list[tuple[str | None, str | None]]:
+    """(after, upto) ranges of beneficiary ids splitting the scan, RANGES_PER_WORKER per worker; one when the clinic is small."""
+    with read_transaction(engine) as session:
+        ids = store.scanned_ids(session, clinic_id, day - BENEFIT_YEAR)
+    if len(ids) < WORKERS_FROM:
+        return [(None, None)]
+    size = -(-len(ids) // (workers * RANGES_PER_WORKER))
+    bounds: list[str | None] = [None, *ids[size - 1 : -1 : size], None]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _scan_range(
+    engine: Engine, policies: PolicyBook, clinic_id: int, day: date, lookahead_days: int, page_size: int, after: str | None, upto: str | None
+) -> list[dict[str, Any]]:
+    """The alerts of the beneficiaries with an id after `after` and up to `upto` (None: no bound), unsorted."""
     found: list[dict[str, Any]] = []
-    after: str | None = None
     while True:
         with read_transaction(engine) as session:
-            page = store.beneficiary_page(session, clinic_id, after, page_size, day - BENEFIT_YEAR)
+            page = store.beneficiary_page(session, clinic_id, after, page_size, day - BENEFIT_YEAR, upto)
             if not page:
                 break
             ids = [person.id for person in page]
@@ -72,7 +106,44 @@ def scan_clinic(
                     "new": (alert.kind, alert.beneficiary_id, alert.subject) not in seen,
                 })
         after = page[-1].id
-    return sorted(found, key=_sort_key)
+    return found
+
+
+def _scan_in_workers(
+    engine: Engine,
+    policies: PolicyBook,
+    clinic_id: int,
+    day: date,
+    lookahead_days: int,
+    page_size: int,
+    workers: int,
+    ranges: list[tuple[str | None, str | None]],
+) -> list[dict[str, Any]]:
+    """The alerts of every range, scanned in worker processes and gathered in range order."""
+    url = engine.url.render_as_string(hide_password=False)
+    tasks = [(clinic_id, day, lookahead_days, page_size, after, upto) for after, upto in ranges]
+    # spawned, not forked: `serve` runs the scan in a process that has threads
+    context = multiprocessing.get_context("spawn")
+    found: list[dict[str, Any]] = []
+    # a worker that dies (killed, out of memory) fails the scan with BrokenProcessPool instead of hanging it
+    with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=context, initializer=_start_worker, initargs=(url, policies)) as pool:
+        for alerts in pool.map(_scan_in_worker, tasks):
+            found += alerts
+    return found
+
+
+_worker: tuple[Engine, PolicyBook] | None = None
+
+
+def _start_worker(url: str, policies: PolicyBook) -> None:
+    global _worker
+    _worker = create_db_engine(url), policies
+
+
+def _scan_in_worker(task: tuple[int, date, int, int, str | None, str | None]) -> list[dict[str, Any]]:
+    assert _worker is not None
+    engine, policies = _worker
+    return _scan_range(engine, policies, *task)
 
 
 def _stored(session: Any, clinic_id: int, day: date) -> list[dict[str, Any]]:
@@ -128,7 +199,7 @@ def _scan_and_store(engine: Engine, settings: Settings, policies: PolicyBook, ou
     with read_transaction(engine) as session:
         if store.clinic_run(session, outcome.clinic_id, outcome.day) is not None:
             return
-    alerts = scan_clinic(engine, policies, outcome.clinic_id, outcome.day, settings.alert_lookahead_days)
+    alerts = scan_clinic(engine, policies, outcome.clinic_id, outcome.day, settings.alert_lookahead_days, PAGE_SIZE, settings.scan_workers)
     payload = None
     if outcome.recipients:
         payload = digest_payload(outcome.clinic_id, outcome.clinic, outcome.day, alerts, outcome.recipients, settings.smtp_from)
@@ -230,7 +301,7 @@ def preview(engine: Engine, settings: Settings, day: date, clinic: str | None = 
     policies = load_policies(settings)
     days = _clinic_days(engine, day, clinic)
     for outcome in days:
-        outcome.alerts = scan_clinic(engine, policies, outcome.clinic_id, day, settings.alert_lookahead_days)
+        outcome.alerts = scan_clinic(engine, policies, outcome.clinic_id, day, settings.alert_lookahead_days, PAGE_SIZE, settings.scan_workers)
         outcome.payload = digest_payload(outcome.clinic_id, outcome.clinic, day, outcome.alerts, outcome.recipients, settings.smtp_from)
     return days
 

@@ -39,22 +39,41 @@ class Person:
     mbi: str
 
 
-def beneficiary_page(session: Session, clinic_id: int, after: str | None, limit: int, sessions_since: date) -> list[Person]:
-    """The next `limit` beneficiaries by id after `after` (keyset pagination) with a booking or a session since `sessions_since`."""
+def _scanned(clinic_id: int, sessions_since: date) -> list[sa.ColumnElement[bool]]:
+    return [
+        PROJECTION.c.clinic_id == clinic_id,
+        BENEFICIARIES.c.clinic_id == clinic_id,
+        sa.or_(PROJECTION.c.booked_count > 0, PROJECTION.c.last_session_date >= sessions_since),
+    ]
+
+
+def beneficiary_page(
+    session: Session, clinic_id: int, after: str | None, limit: int, sessions_since: date, upto: str | None = None
+) -> list[Person]:
+    """The next `limit` beneficiaries by id after `after` (keyset pagination, up to `upto` included) with a booking or a session since `sessions_since`."""
     query = (
         sa.select(BENEFICIARIES.c.id, BENEFICIARIES.c.first_name, BENEFICIARIES.c.last_name, BENEFICIARIES.c.mbi)
         .join(PROJECTION, PROJECTION.c.beneficiary_id == BENEFICIARIES.c.id)
-        .where(
-            PROJECTION.c.clinic_id == clinic_id,
-            BENEFICIARIES.c.clinic_id == clinic_id,
-            sa.or_(PROJECTION.c.booked_count > 0, PROJECTION.c.last_session_date >= sessions_since),
-        )
+        .where(*_scanned(clinic_id, sessions_since))
         .order_by(PROJECTION.c.beneficiary_id)
         .limit(limit)
     )
     if after is not None:
         query = query.where(PROJECTION.c.beneficiary_id > after)
+    if upto is not None:
+        query = query.where(PROJECTION.c.beneficiary_id <= upto)
     return [Person(*row) for row in session.execute(query)]
+
+
+def scanned_ids(session: Session, clinic_id: int, sessions_since: date) -> list[str]:
+    """The ids of every beneficiary `beneficiary_page` would page through, in its order."""
+    query = (
+        sa.select(PROJECTION.c.beneficiary_id)
+        .join(BENEFICIARIES, PROJECTION.c.beneficiary_id == BENEFICIARIES.c.id)
+        .where(*_scanned(clinic_id, sessions_since))
+        .order_by(PROJECTION.c.beneficiary_id)
+    )
+    return list(session.scalars(query))
 
 
 def load_streams(session: Session, clinic_id: int, beneficiary_ids: Sequence[str]) -> dict[str, list[Event]]:
