@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import shutil
@@ -29,13 +30,17 @@ class Load:
 
 @dataclass
 class Target:
-    """What to send: a GET path, or POSTs of `body` to one of `paths` chosen at random, with headers."""
+    """What to send: a GET path, or POSTs of `body` to one of `paths` chosen at random, with headers.
+
+    With `slots`, each request takes the next unused (path, body) instead (writes that must not repeat).
+    """
 
     base_url: str
     paths: list[str]
     method: str = "GET"
     body: str | None = None
     headers: dict[str, str] | None = None
+    slots: list[tuple[str, str]] | None = None
 
 
 def run_load(target: Target, connections: int, seconds: float, threads: int = 2) -> Load:
@@ -45,8 +50,29 @@ def run_load(target: Target, connections: int, seconds: float, threads: int = 2)
     return asyncio.run(_asyncio_load(target, connections, seconds))
 
 
-def _lua(target: Target) -> str:
+def _lua(target: Target, threads: int = 1) -> str:
     headers = "\n".join(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in (target.headers or {}).items())
+    if target.slots is not None:
+        slots = ",\n".join(f"{{{json.dumps(p)}, {json.dumps(b)}}}" for p, b in target.slots)
+        return f"""
+wrk.method = "{target.method}"
+{headers}
+local slots = {{
+{slots}
+}}
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local k = 0
+request = function()
+  local slot = slots[tid + k * {threads} + 1]
+  k = k + 1
+  if slot == nil then slot = slots[#slots] end
+  return wrk.format(nil, slot[1], nil, slot[2])
+end
+"""
     paths = ",\n".join(json.dumps(p) for p in target.paths)
     body = json.dumps(target.body) if target.body is not None else "nil"
     return f"""
@@ -72,7 +98,7 @@ def _ms(text: str) -> float:
 
 def _wrk(target: Target, connections: int, seconds: float, threads: int) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(target))
+        script.write(_lua(target, min(threads, connections)))
     try:
         out = subprocess.run(
             ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency",
@@ -81,6 +107,8 @@ def _wrk(target: Target, connections: int, seconds: float, threads: int) -> Load
         ).stdout
     finally:
         Path(script.name).unlink(missing_ok=True)
+    if os.environ.get("WRK_DEBUG"):
+        print(out)
     percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)$", out, re.M))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
@@ -102,9 +130,12 @@ async def _asyncio_load(target: Target, connections: int, seconds: float) -> Loa
     errors = 0
     deadline = time.perf_counter() + seconds
 
+    slots = iter(target.slots or ())
+
     def request_bytes() -> bytes:
-        body = (target.body or "").encode()
-        head = [f"{target.method} {random.choice(target.paths)} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {len(body)}"]
+        path, body_text = next(slots, None) or (random.choice(target.paths), target.body or "")
+        body = body_text.encode()
+        head = [f"{target.method} {path} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in (target.headers or {}).items()]
         return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 

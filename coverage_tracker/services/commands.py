@@ -10,7 +10,8 @@ from typing import Any
 from coverage_tracker.domain.events import Event
 from coverage_tracker.domain.history import History, fold
 from coverage_tracker.store import event_store
-from coverage_tracker.store.db import raw_reads, write_transaction
+from coverage_tracker.store.db import raw_reads
+from coverage_tracker.store.write_batches import run_write
 
 from .context import Ctx
 from .errors import Conflict, NotFound
@@ -72,37 +73,40 @@ def run(
     decide: Decide,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Load -> decide -> append in one transaction, re-run on a version conflict; returns the answer."""
+    """Load -> decide -> append in one transaction, re-run on a version conflict; returns the answer once committed."""
     digest = request_hash(operation, beneficiary_id, body) if idempotency_key else None
+
+    def attempt(session: Any) -> dict[str, Any]:
+        stored, reused = stored_answer(session, ctx, idempotency_key, digest)
+        if stored is not None:
+            return stored
+        events, version = load(session, ctx, beneficiary_id)
+        # a body the rules refuse is a 422 (or 404) before the key's 409, and the key's 409 beats the others
+        try:
+            new_events, response = decide(fold(events), events)
+        except Conflict:
+            if reused:
+                raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED") from None
+            raise
+        if reused:
+            raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED")
+        event_store.append(
+            session,
+            ctx.clinic_id,
+            beneficiary_id,
+            version,
+            new_events,
+            ctx.actor.key_id,
+            idempotency_key,
+            digest,
+            response,
+            prior_events=events,
+        )
+        return response
+
     for _ in range(MAX_ATTEMPTS):
         try:
-            with write_transaction(ctx.db) as session:
-                stored, reused = stored_answer(session, ctx, idempotency_key, digest)
-                if stored is not None:
-                    return stored
-                events, version = load(session, ctx, beneficiary_id)
-                # a body the rules refuse is a 422 (or 404) before the key's 409, and the key's 409 beats the others
-                try:
-                    new_events, response = decide(fold(events), events)
-                except Conflict:
-                    if reused:
-                        raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED") from None
-                    raise
-                if reused:
-                    raise Conflict(KEY_REUSED_MESSAGE, code="IDEMPOTENCY_KEY_REUSED")
-                event_store.append(
-                    session,
-                    ctx.clinic_id,
-                    beneficiary_id,
-                    version,
-                    new_events,
-                    ctx.actor.key_id,
-                    idempotency_key,
-                    digest,
-                    response,
-                    prior_events=events,
-                )
-                return response
+            return run_write(ctx.db, attempt)
         except (event_store.VersionConflict, event_store.IdempotencyConflict):
             continue
     raise Conflict("the beneficiary's record is being changed by others right now; try again", code="WRITE_CONFLICT")
