@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import reasons as R
-from .engine import NOT_COVERED, Decision, Engine, PolicySource
+from .engine import NOT_COVERED, Counters, Decision, Engine, PolicySource
 from .history import Appointment, History
 from .mbi import mask_mbi
 from .policy import MEDICARE, PayerPolicy
@@ -102,7 +102,8 @@ class _Patient:
         booked = history.booked_appointments()
         self.past = [a for a in booked if a.date < scan_date]
         self.upcoming = [a for a in booked if a.date >= scan_date]
-        self.now = Engine(history, self.policies).decide(scan_date)
+        self.engine = Engine(history, self.policies)
+        self.now = self.engine.counters(scan_date)
         self._alone: dict[date, Decision] = {}
 
     def alert(self, kind: str, severity: str, subject: str, message: str) -> Alert:
@@ -176,7 +177,7 @@ class _Patient:
 
     def period(self) -> tuple[date, date] | None:
         """The benefit period holding the scan date, else the next one that bookings open; None if neither."""
-        now = self.now.counters
+        now = self.now
         if now.period_used:
             return now.period_start, now.period_end
         for appointment in self.upcoming:
@@ -185,10 +186,10 @@ class _Patient:
                 return decision.counters.period_start, decision.counters.period_end
         return None
 
-    def tally(self, end: date) -> tuple[int, int, Decision]:
-        """(covered sessions, initial sessions) performed or booked in the period ending `end`, and the check of `end`."""
-        at_end = Engine(self.h, self.policies).decide(end)
-        used, initial = at_end.counters.period_used, at_end.counters.initial_used
+    def tally(self, end: date) -> tuple[int, int, Counters]:
+        """(covered sessions, initial sessions) performed or booked in the period ending `end`, and the counters of a check of `end`."""
+        at_end = self.engine.counters(end)
+        used, initial = at_end.period_used, at_end.initial_used
         if self.h.is_taken(end):
             own = self.judged_alone(end)
             if own.covered:
@@ -202,10 +203,10 @@ class _Patient:
             return []
         start, end = found
         used, initial, at_end = self.tally(end)
-        policy = self.policies.get(at_end.counters.policy)
+        policy = self.policies.get(at_end.policy)
         if policy is None or not used:
             return []
-        period = _Period(start, end, used, initial, at_end.counters.initial_course_end, policy)
+        period = _Period(start, end, used, initial, at_end.initial_course_end, policy)
         out: list[Alert] = []
         assessed = any(start <= day <= end for day, _, _ in self.h.assessments)
         if initial >= policy.approaching_initial_threshold and not assessed:
@@ -213,7 +214,7 @@ class _Patient:
         if used >= policy.approaching_cap_threshold:
             out.append(self.alert(APPROACHING_ANNUAL_CAP, WARNING, period_subject(start), period.annual_cap()))
         if used >= policy.annual_cap and self.scan_date < period.renews <= self.horizon:
-            message = period.renewal(self.scan_date, self.now.next_covered_date)
+            message = period.renewal(self.scan_date, self.engine.decide(self.scan_date).next_covered_date)
             out.append(self.alert(COVERAGE_RENEWS, INFO, period_subject(period.renews), message))
         return out
 

@@ -424,6 +424,13 @@ class Engine:
         """The decision for one date of service."""
         return self.check([dos])[0]
 
+    def counters(self, dos: date) -> Counters:
+        """The counters of `decide(dos)` alone: where the beneficiary stands before `dos`, without its next covered date or reasons."""
+        day = dos.toordinal()
+        ledger = _Ledger()
+        self._absorb(ledger, day, self.h.slots, 0)
+        return self._counters(self.judge(day, ledger))
+
     def _decision(self, j: _Judgement, occupied: bool, next_day: int | None) -> Decision:
         dos = date.fromordinal(j.day)
         p = j.policy

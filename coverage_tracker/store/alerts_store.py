@@ -78,8 +78,9 @@ def scanned_ids(session: Session, clinic_id: int, sessions_since: date) -> list[
 
 def load_streams(session: Session, clinic_id: int, beneficiary_ids: Sequence[str]) -> dict[str, list[Event]]:
     """The streams of these beneficiaries (one page), each in version order."""
+    # the payload as its JSON text: the event decoder parses it straight into the event
     query = (
-        sa.select(EVENTS.c.beneficiary_id, EVENTS.c.type, EVENTS.c.schema_version, EVENTS.c.payload)
+        sa.select(EVENTS.c.beneficiary_id, EVENTS.c.type, EVENTS.c.schema_version, sa.cast(EVENTS.c.payload, sa.Text))
         .where(EVENTS.c.clinic_id == clinic_id, EVENTS.c.beneficiary_id.in_(beneficiary_ids))
         .order_by(EVENTS.c.beneficiary_id, EVENTS.c.version)
     )
