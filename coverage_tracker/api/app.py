@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(audit.close)
+        app.state.ct.close()
 
     app = FastAPI(title="coverage_tracker", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.ct = AppState(

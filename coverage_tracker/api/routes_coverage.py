@@ -10,7 +10,7 @@ from fastapi import Query, Response
 
 from coverage_tracker.services import coverage
 
-from .deps import BeneficiaryId, may, may_on_beneficiary, may_with_history
+from .deps import BEARER_SECURITY, BeneficiaryId, may, may_on_beneficiary, may_with_history
 from .routes import contract_router
 from .schemas import IsoDate, errors
 from .schemas_care import BookingCheck, BookingCheckResults, Coded, Coding, CoverageSummary, EventLog
@@ -25,7 +25,10 @@ CanCode = may("time_units")
 
 
 @router.post(
-    "/beneficiaries/{beneficiary_id}/booking-checks", response_model=BookingCheckResults, responses=errors(401, 403, 404, 422)
+    "/beneficiaries/{beneficiary_id}/booking-checks",
+    response_model=BookingCheckResults,
+    responses=errors(401, 403, 404, 422),
+    openapi_extra=BEARER_SECURITY,
 )
 async def check(beneficiary_id: BeneficiaryId, body: BookingCheck, loaded: CheckWithHistory) -> Response:
     """Decisions for the dates in date order, each later date counting the earlier ones as booked; past dates too."""
