@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import reasons as R
-from .engine import NOT_COVERED, Counters, Decision, Engine, PolicySource
+from .engine import NOT_COVERED, Counters, Decision, Engine, PolicySource, Standing
 from .history import Appointment, History
 from .mbi import mask_mbi
 from .policy import MEDICARE, PayerPolicy
@@ -103,7 +103,8 @@ class _Patient:
         self.past = [a for a in booked if a.date < scan_date]
         self.upcoming = [a for a in booked if a.date >= scan_date]
         self.engine = Engine(history, self.policies)
-        self.now = self.engine.counters(scan_date)
+        self.standing = Standing(self.engine)
+        self.now = self.standing.before(scan_date)
         self._alone: dict[date, Decision] = {}
 
     def alert(self, kind: str, severity: str, subject: str, message: str) -> Alert:
@@ -188,7 +189,7 @@ class _Patient:
 
     def tally(self, end: date) -> tuple[int, int, Counters]:
         """(covered sessions, initial sessions) performed or booked in the period ending `end`, and the counters of a check of `end`."""
-        at_end = self.engine.counters(end)
+        at_end = self.standing.before(end)  # the end of a period holding the scan date or a booking after it: never before the scan date
         used, initial = at_end.period_used, at_end.initial_used
         if self.h.is_taken(end):
             own = self.judged_alone(end)

@@ -426,10 +426,7 @@ class Engine:
 
     def counters(self, dos: date) -> Counters:
         """The counters of `decide(dos)` alone: where the beneficiary stands before `dos`, without its next covered date or reasons."""
-        day = dos.toordinal()
-        ledger = _Ledger()
-        self._absorb(ledger, day, self.h.slots, 0)
-        return self._counters(self.judge(day, ledger))
+        return Standing(self).before(dos)
 
     def _decision(self, j: _Judgement, occupied: bool, next_day: int | None) -> Decision:
         dos = date.fromordinal(j.day)
@@ -514,6 +511,28 @@ class Engine:
             "course_end": date.fromordinal(j.course_end) if j.course_end is not None else None,
             "known_policy": j.known_policy,
         }
+
+
+class Standing:
+    """`Engine.counters` of dates asked in ascending order, the log's sessions and bookings counted once for all of them."""
+
+    __slots__ = ("_engine", "_ledger", "_next_slot", "_day")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._ledger = _Ledger()
+        self._next_slot = 0
+        self._day = 0
+
+    def before(self, dos: date) -> Counters:
+        """The counters of `dos`, a date no earlier than the one asked before it."""
+        day = dos.toordinal()
+        if day < self._day:
+            raise ValueError(f"{dos.isoformat()} is before {date.fromordinal(self._day).isoformat()}: ask dates in ascending order")
+        engine = self._engine
+        self._next_slot = engine._absorb(self._ledger, day, engine.h.slots, self._next_slot)
+        self._day = day
+        return engine._counters(engine.judge(day, self._ledger))
 
 
 def check_dates(history: History, dates: Sequence[date], policies: PolicySource | None = None) -> list[Decision]:
