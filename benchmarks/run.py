@@ -173,17 +173,37 @@ def measure_bookings(server: Server, url: str, key: str, ids: list[str], today: 
             "book_lost": max(0, ok - stored), "book_in_flight_at_end": max(0, stored - ok)}
 
 
+# The peak RSS counts the scan's worker processes as running side by side (each at the largest one's peak) and
+# the children still alive (multiprocessing's resource tracker) at their own peak.
 SCAN_SCRIPT = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from datetime import date
+from pathlib import Path
+from coverage_tracker.config import get_settings
 from coverage_tracker.domain.payers import default_book
 from coverage_tracker.services.alerts import scan_clinic
 from coverage_tracker.store.db import create_db_engine
-engine = create_db_engine(sys.argv[1])
-started = time.perf_counter()
-alerts = scan_clinic(engine, default_book(), int(sys.argv[2]), date.fromisoformat(sys.argv[3]), 14)
-print(json.dumps({"seconds": time.perf_counter() - started, "alerts": len(alerts),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+def live_children_peak_kb():
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields["PPid"]) == os.getpid():
+            total += int(fields["VmHWM"].split()[0])
+    return total
+
+if __name__ == "__main__":
+    engine = create_db_engine(sys.argv[1])
+    started = time.perf_counter()
+    alerts = scan_clinic(engine, default_book(), int(sys.argv[2]), date.fromisoformat(sys.argv[3]), 14)
+    seconds = time.perf_counter() - started
+    own, worker = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    workers = get_settings().scan_workers if worker else 0
+    print(json.dumps({"seconds": seconds, "alerts": len(alerts), "workers": workers,
+                      "peak_rss_mb": (own + workers * worker + live_children_peak_kb()) / 1024}))
 """
 
 
