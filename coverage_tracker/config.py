@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     smtp_from: str = "coverage-tracker@localhost"
     alert_time: str = "06:30"
     alert_lookahead_days: int = 14
+    history_cache_size: int = Field(default=2048, ge=0)
     scan_workers: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from coverage_tracker.domain.events import Event
 from coverage_tracker.domain.history import History, fold
 from coverage_tracker.store import event_store
-from coverage_tracker.store.db import raw_reads
 from coverage_tracker.store.write_batches import run_write
 
 from .context import Ctx
+from .histories import histories
 from .errors import Conflict, NotFound
 
 MAX_ATTEMPTS = 8
@@ -58,11 +58,11 @@ def load(session: Any, ctx: Ctx, beneficiary_id: str) -> tuple[list[Event], int]
 
 
 def read_history(ctx: Ctx, beneficiary_id: str) -> History:
-    """The beneficiary's folded history, read in one statement (one snapshot); NotFound when the clinic has none."""
-    events = event_store.read_stream(raw_reads(ctx.db), ctx.clinic_id, beneficiary_id)
-    if not events:
+    """The beneficiary's folded history as the log stands now (one snapshot); NotFound when the clinic has none."""
+    history = histories(ctx.db).read(ctx.clinic_id, beneficiary_id)
+    if history is None:
         raise NotFound("beneficiary not found", code="NOT_FOUND")
-    return fold(events)
+    return history
 
 
 def run(

@@ -49,12 +49,12 @@ def load_stream(conn: sa.Connection | Session, clinic_id: int, beneficiary_id: s
 # The stream query as the driver takes it (the hot read path goes around SQLAlchemy's execution layer).
 _STREAM_SQL = (
     "SELECT version, type, schema_version, CAST(payload AS TEXT) FROM events"
-    " WHERE clinic_id = {c} AND beneficiary_id = {b} ORDER BY version"
+    " WHERE clinic_id = {c} AND beneficiary_id = {b} AND version > {v} ORDER BY version"
 )
 _STREAM_BY_PARAMSTYLE = {
-    "qmark": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id"),
-    "named": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id"),
-    "pyformat": _STREAM_SQL.format(c="%(clinic_id)s", b="%(beneficiary_id)s"),
+    "qmark": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id", v=":after"),
+    "named": _STREAM_SQL.format(c=":clinic_id", b=":beneficiary_id", v=":after"),
+    "pyformat": _STREAM_SQL.format(c="%(clinic_id)s", b="%(beneficiary_id)s", v="%(after)s"),
 }
 
 
@@ -72,11 +72,12 @@ def stream_exists(reads: RawReads, clinic_id: int, beneficiary_id: str) -> bool:
     return bool(reads.fetchall(sql, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id}))
 
 
-def read_stream(reads: RawReads, clinic_id: int, beneficiary_id: str) -> list[Event]:
-    """The beneficiary's events in version order, in one statement on a kept DBAPI connection (empty: no such stream)."""
+def read_stream(reads: RawReads, clinic_id: int, beneficiary_id: str, after: int = 0) -> tuple[list[Event], int]:
+    """The events after version `after` and the last one's version, in one statement on a kept DBAPI connection."""
     sql = _STREAM_BY_PARAMSTYLE[reads.engine.dialect.paramstyle]
-    rows = reads.fetchall(sql, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id})
-    return [event_from_payload(type_, payload, schema_version) for _, type_, schema_version, payload in rows]
+    rows = reads.fetchall(sql, {"clinic_id": clinic_id, "beneficiary_id": beneficiary_id, "after": after})
+    events = [event_from_payload(type_, payload, schema_version) for _, type_, schema_version, payload in rows]
+    return events, rows[-1][0] if rows else after
 
 
 def append(
