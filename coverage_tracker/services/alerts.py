@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import re
@@ -138,6 +139,10 @@ _worker: tuple[Engine, PolicyBook] | None = None
 def _start_worker(url: str, policies: PolicyBook) -> None:
     global _worker
     _worker = create_db_engine(url), policies
+    # This process only scans: the objects of its imports are left out of every collection, and the young
+    # generation is collected less often (the collector took about a third of a worker's time).
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
 
 
 def _scan_in_worker(task: tuple[int, date, int, int, str | None, str | None]) -> list[dict[str, Any]]:
