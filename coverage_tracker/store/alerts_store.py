@@ -85,7 +85,7 @@ def load_streams(session: Session, clinic_id: int, beneficiary_ids: Sequence[str
         .order_by(EVENTS.c.beneficiary_id, EVENTS.c.version)
     )
     streams: dict[str, list[Event]] = {bid: [] for bid in beneficiary_ids}
-    for bid, type_, schema_version, payload in session.execute(query):
+    for bid, type_, schema_version, payload in session.execute(query).all():
         streams[bid].append(event_from_payload(type_, payload, schema_version))
     return streams
 
