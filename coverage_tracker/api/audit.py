@@ -150,4 +150,7 @@ def _storable(beneficiary_id: str | None) -> str | None:
     """The id as sent, cut to 64 characters, control characters shown as `?`, an MBI sent in its place masked."""
     if beneficiary_id is None:
         return None
-    return mask_mbis_in_text("".join(ch if ch.isprintable() else "?" for ch in beneficiary_id[:MAX_ID_LENGTH]))
+    shown = beneficiary_id[:MAX_ID_LENGTH]
+    if not shown.isprintable():
+        shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
+    return mask_mbis_in_text(shown)
