@@ -317,8 +317,8 @@ def list_alerts(ctx: Ctx, day: date, lookahead_days: int) -> dict[str, Any]:
     with read_transaction(ctx.db) as session:
         stored = store.clinic_run(session, ctx.clinic_id, day) is not None
         alerts = _stored(session, ctx.clinic_id, day) if stored else None
-    if alerts is None:
-        alerts = scan_clinic(ctx.db, ctx.policies, ctx.clinic_id, day, lookahead_days)
+    if alerts is None:  # scanned in the request's thread: worker processes per request would multiply with the requests
+        alerts = scan_clinic(ctx.db, ctx.policies, ctx.clinic_id, day, lookahead_days, PAGE_SIZE, 1)
     return {"date": day.isoformat(), "alerts": alerts, "stored": stored}
 
 
