@@ -148,7 +148,10 @@ def _start_worker(url: str, policies: PolicyBook) -> None:
 def _scan_in_worker(task: tuple[int, date, int, int, str | None, str | None]) -> list[dict[str, Any]]:
     assert _worker is not None
     engine, policies = _worker
-    return _scan_range(engine, policies, *task)
+    try:
+        return _scan_range(engine, policies, *task)
+    finally:
+        engine.dispose()  # the pool ends its processes without closing their connections
 
 
 def _stored(session: Any, clinic_id: int, day: date) -> list[dict[str, Any]]:
