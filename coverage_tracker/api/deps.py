@@ -60,9 +60,11 @@ class AppState:
         return self._read_executor
 
     def close(self) -> None:
-        """Let the hot-read threads end (at shutdown)."""
-        if self._read_executor is not None:
-            self._read_executor.shutdown(wait=False)
+        """Let the hot-read threads end (at shutdown; a later request starts new ones)."""
+        with self._lock:
+            executor, self._read_executor = self._read_executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     def clinic_timezone(self, clinic_id: int) -> str:
         """The clinic's own time zone, else the configured default (cached per process)."""
@@ -124,17 +126,22 @@ def current_key(request: Request, state: State, credentials: Credentials) -> Res
 CurrentKey = Annotated[ResolvedKey, Depends(current_key)]
 
 
-def context_for(state: AppState, key: ResolvedKey) -> Ctx:
-    """The use-case context of a key: its clinic, its role, the clinic's local today."""
+def context_for(state: AppState, key: ResolvedKey, zone: str | None = None) -> Ctx:
+    """The use-case context of a key: its clinic, its role, the clinic's local today (in `zone` when known)."""
     actor = Actor(clinic_id=key.clinic_id, role=key.role, key_id=key.key_id)
-    return Ctx(db=state.engine, policies=state.policies, actor=actor, today=local_today(state.clinic_timezone(key.clinic_id)))
+    return Ctx(db=state.engine, policies=state.policies, actor=actor, today=local_today(zone or state.clinic_timezone(key.clinic_id)))
+
+
+def require_role(key: ResolvedKey, action: str) -> None:
+    """403 unless the key's role may perform `action`."""
+    if not allowed(key.role, action):
+        raise HTTPException(403, detail=f"the {key.role} role may not {action.replace('_', ' ')}")
 
 
 def authorise(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None, action: str) -> Ctx:
     """401 without a live key, 403 unless its role may perform `action`; else the use-case context."""
     key = authenticate(request, state, credentials)
-    if not allowed(key.role, action):
-        raise HTTPException(403, detail=f"the {key.role} role may not {action.replace('_', ' ')}")
+    require_role(key, action)
     return context_for(state, key)
 
 
@@ -157,8 +164,7 @@ def permit_on_beneficiary(action: str, child: Child | None = None):
     It runs before the body is validated, so the order of answers is 401, 403, 404, then 422.
     """
 
-    def dependency(request: Request, state: State, credentials: Credentials, beneficiary_id: BeneficiaryId) -> Ctx:
-        request.state.beneficiary_id = beneficiary_id
+    def check(request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None, beneficiary_id: str) -> Ctx:
         ctx = authorise(request, state, credentials, action)
         if not state.beneficiary_exists(ctx.clinic_id, beneficiary_id):
             raise NotFound("beneficiary not found", code="NOT_FOUND")
@@ -166,7 +172,35 @@ def permit_on_beneficiary(action: str, child: Child | None = None):
             _require_child(ctx, beneficiary_id, child, request.path_params[f"{child}_id"])
         return ctx
 
+    async def dependency(request: Request, state: State, credentials: Credentials, beneficiary_id: BeneficiaryId) -> Ctx:
+        # From memory when the key, the beneficiary and the clinic's zone are all known (no database:
+        # it runs on the event loop), else in a read thread. The route itself runs in a thread anyway.
+        request.state.beneficiary_id = beneficiary_id
+        if child is None:
+            ctx = _from_memory(request, state, credentials, action, beneficiary_id)
+            if ctx is not None:
+                return ctx
+        return await asyncio.get_running_loop().run_in_executor(
+            state.read_executor(), check, request, state, credentials, beneficiary_id
+        )
+
     return dependency
+
+
+def _from_memory(
+    request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None, action: str, beneficiary_id: str
+) -> Ctx | None:
+    """The caller's Ctx when every fact it takes is held in memory (else None: ask the database); 403 as `authorise`."""
+    token = credentials.credentials.strip() if credentials else ""
+    key = state.resolver.cached(token) if token and token.isascii() else None
+    if key is None or (key.clinic_id, beneficiary_id) not in state._known_beneficiaries:
+        return None
+    zone = state._clinic_zones.get(key.clinic_id)
+    if zone is None:
+        return None
+    request.state.api_key = key
+    require_role(key, action)
+    return context_for(state, key, zone)
 
 
 def _require_child(ctx: Ctx, beneficiary_id: str, child: Child, child_id: str) -> None:

@@ -130,6 +130,11 @@ class ApiKeyResolver:
         self._cache: dict[str, tuple[float, ResolvedKey]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, plain_key: str) -> ResolvedKey | None:
+        """The key as resolved within the last `ttl_seconds`, without asking the database; None otherwise."""
+        found = self._cache.get(hash_key(plain_key))
+        return found[1] if found is not None and found[0] > time.monotonic() else None
+
     def resolve(self, plain_key: str) -> ResolvedKey | None:
         """The key's id, clinic and role, or None for a missing, unknown or revoked key."""
         digest = hash_key(plain_key)
