@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from coverage_tracker.store.db import close_quietly
+from coverage_tracker.store.db import close_quietly, writers_turn
 from coverage_tracker.store.tables import AuditEvent, utcnow
 
 AUDIT = AuditEvent.__table__
@@ -80,7 +80,7 @@ class AuditBatches:
             (r["clinic_id"], r["api_key_id"], r["role"], r["action"], r["outcome"], r.get("beneficiary_id"), at(r["at"]))
             for r in rows
         ]
-        with self._lock:
+        with self._lock, writers_turn(self.engine):
             conn = self._conn or self._open()
             try:
                 cursor = conn.cursor()

@@ -7,21 +7,17 @@ own savepoint inside a shared transaction: a piece that fails is rolled back alo
 commit together, and nobody is answered before the commit that holds their write. PostgreSQL runs
 writers side by side and does not use this.
 
-Between processes (several uvicorn workers) the batches take turns on an flock of a file beside the
-database (`<database>-writer.lock`): the kernel wakes the waiting process as soon as the lock is
-free, where SQLite's busy handler would sleep and let one process starve the other for seconds.
+Between processes (several uvicorn workers) the batches take turns with every other writer through
+`db.writers_turn` (an flock beside the database file).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -44,9 +40,6 @@ class WriteBatches:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        database = engine.url.database
-        self._lock_path = f"{database}-writer.lock" if database and database != ":memory:" and not database.startswith("file:") else None
-        self._lock_fd: int | None = None
 
     def run(self, work: Callable[[Session], T]) -> T:
         """The value of `work(session)` once committed; its exception (nothing of it written) when it raised."""
@@ -87,29 +80,12 @@ class WriteBatches:
                 with self._lock:
                     if self._queue.empty():  # work queued after this check finds no thread and starts one
                         self._thread = None
-                        if self._lock_fd is not None:
-                            os.close(self._lock_fd)
-                            self._lock_fd = None
                         return
-
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
-        """This process's turn to write, among the processes on the same database file."""
-        if self._lock_path is None:
-            yield
-            return
-        if self._lock_fd is None:
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _commit(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
-            with self._turn(), write_transaction(self.engine) as session:
+            with write_transaction(self.engine) as session:
                 for work, future in batch:
                     try:
                         with session.begin_nested():
