@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,7 +85,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # What is loaded by now (modules, the app) lives as long as the process: left out of the
+        # collector's full passes, which otherwise paused a serving process 100-185 ms (30-60 ms after).
+        gc.freeze()
         yield
+        gc.unfreeze()
         await run_in_threadpool(audit.close)
         app.state.ct.close()
 
