@@ -10,7 +10,6 @@ afresh. A read never answers from memory alone, so another process's write is se
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 
 from sqlalchemy.engine import Engine
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Engine
 from coverage_tracker.config import get_settings
 from coverage_tracker.domain.history import History, fold
 from coverage_tracker.store import event_store
-from coverage_tracker.store.db import raw_reads
+from coverage_tracker.store.db import PerEngine, raw_reads
 
 
 class Histories:
@@ -58,16 +57,5 @@ class Histories:
         return len(self._kept)
 
 
-_HISTORIES: "weakref.WeakKeyDictionary[Engine, Histories]" = weakref.WeakKeyDictionary()
-_HISTORIES_LOCK = threading.Lock()
-
-
-def histories(engine: Engine) -> Histories:
-    """The engine's kept histories (sized by COVERAGE_TRACKER_HISTORY_CACHE_SIZE; 0 keeps none)."""
-    found = _HISTORIES.get(engine)
-    if found is None:
-        with _HISTORIES_LOCK:
-            found = _HISTORIES.get(engine)
-            if found is None:
-                found = _HISTORIES[engine] = Histories(engine, get_settings().history_cache_size)
-    return found
+histories = PerEngine(lambda engine: Histories(engine, get_settings().history_cache_size))
+"""The engine's kept histories (sized by COVERAGE_TRACKER_HISTORY_CACHE_SIZE; 0 keeps none)."""

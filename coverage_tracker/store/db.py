@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -88,22 +90,47 @@ class WritersTurn:
     writer as soon as the lock is free. The flock is on `<database>-writer.lock`, beside the file.
     """
 
-    def __init__(self, database: str | None) -> None:
+    def __init__(self, database: str | None, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
         self._threads = threading.Lock()
         self._path = f"{database}-writer.lock" if database and database != ":memory:" and not database.startswith("file:") else None
+        self.timeout = timeout
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
-        with self._threads:
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            raise _locked(self.timeout)
+        try:
             if self._path is None:
                 yield
                 return
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _flock_before(fd, deadline, self.timeout)
                 yield
             finally:
                 os.close(fd)  # releases the flock
+        finally:
+            self._threads.release()
+
+
+def _flock_before(fd: int, deadline: float, timeout: float) -> None:
+    # One thread per process waits here (the others wait on the thread lock), polling every 0.5-5 ms.
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise _locked(timeout) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+
+def _locked(timeout: float) -> sa.exc.OperationalError:
+    """What a writer that waited out its turn raises: SQLite's own 'database is locked' (a 503 in the API)."""
+    return sa.exc.OperationalError("waiting for the writers' turn", None, sqlite3.OperationalError(f"database is locked (waited {timeout:g} s)"))
 
 
 _TURNS: dict[str, WritersTurn] = {}
@@ -189,20 +216,33 @@ class RawReads:
             close_quietly(conn)
 
 
-_RAW_READS: "weakref.WeakKeyDictionary[Engine, RawReads]" = weakref.WeakKeyDictionary()
-_RAW_READS_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
-def raw_reads(engine: Engine) -> RawReads:
-    """The engine's kept read connections (made on first use, closed when the engine is disposed)."""
-    reads = _RAW_READS.get(engine)
-    if reads is None:
-        with _RAW_READS_LOCK:
-            reads = _RAW_READS.get(engine)
-            if reads is None:
-                reads = _RAW_READS[engine] = RawReads(engine)
-                event.listen(engine, "engine_disposed", lambda *_: reads.close())
-    return reads
+class PerEngine(Generic[T]):
+    """One `make(engine)` per engine, made on first use; `on_dispose` runs when the engine is disposed."""
+
+    def __init__(self, make: Callable[[Engine], T], on_dispose: Callable[[T], None] | None = None) -> None:
+        self.make = make
+        self.on_dispose = on_dispose
+        self._made: "weakref.WeakKeyDictionary[Engine, T]" = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, engine: Engine) -> T:
+        found = self._made.get(engine)
+        if found is None:
+            with self._lock:
+                found = self._made.get(engine)
+                if found is None:
+                    found = self._made[engine] = self.make(engine)
+                    if self.on_dispose is not None:
+                        on_dispose, made = self.on_dispose, found
+                        event.listen(engine, "engine_disposed", lambda *_: on_dispose(made))
+        return found
+
+
+raw_reads = PerEngine(RawReads, RawReads.close)
+"""The engine's kept read connections (made on first use, closed when the engine is disposed)."""
 
 
 def close_quietly(conn: Any) -> None:

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import queue
 import threading
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from .db import write_transaction
+from .db import PerEngine, write_transaction
 
 T = TypeVar("T")
 MAX_BATCH = 64
@@ -90,9 +89,15 @@ class WriteBatches:
                     try:
                         with session.begin_nested():
                             outcomes.append((future, True, work(session)))
-                    except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                        if not _in_transaction(session):
+                            # SQLite rolled the whole transaction back (disk full, I/O error): the
+                            # earlier pieces are gone too, and later ones would each commit alone.
+                            raise
                         outcomes.append((future, False, exc))
-        except Exception as exc:  # noqa: BLE001 - the commit failed: nothing of the batch was written
+                if not _in_transaction(session):
+                    raise sa.exc.InvalidRequestError("the batch's transaction ended before its commit")
+        except BaseException as exc:  # noqa: BLE001 - nothing of the batch was written: every caller hears why
             for _, future in batch:
                 future.set_exception(exc)
             return
@@ -103,20 +108,12 @@ class WriteBatches:
                 future.set_exception(value)
 
 
-_BATCHES: "weakref.WeakKeyDictionary[Engine, WriteBatches]" = weakref.WeakKeyDictionary()
-_BATCHES_LOCK = threading.Lock()
+def _in_transaction(session: Session) -> bool:
+    return session.connection().connection.dbapi_connection.in_transaction
 
 
-def write_batches(engine: Engine) -> WriteBatches:
-    """The engine's group-commit writer (made on first use, stopped when the engine is disposed)."""
-    batches = _BATCHES.get(engine)
-    if batches is None:
-        with _BATCHES_LOCK:
-            batches = _BATCHES.get(engine)
-            if batches is None:
-                batches = _BATCHES[engine] = WriteBatches(engine)
-                event.listen(engine, "engine_disposed", lambda *_: batches.stop())
-    return batches
+write_batches = PerEngine(WriteBatches, WriteBatches.stop)
+"""The engine's group-commit writer (made on first use, stopped when the engine is disposed)."""
 
 
 def run_write(engine: Engine, work: Callable[[Session], T]) -> T:

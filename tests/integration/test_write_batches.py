@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from coverage_tracker.store import event_store
+from coverage_tracker.store.db import WritersTurn
 from coverage_tracker.store.write_batches import run_write, write_batches
 
 from test_store_events import booking, enrol, versions  # the event log tests' helpers
@@ -128,3 +129,59 @@ def test_a_disposed_engine_stops_its_writer_and_the_next_write_starts_another(en
     engine.dispose()
     _wait_until(lambda: batches._thread is None)
     assert run_write(engine, _book(clinic_id, beneficiary_id, START + timedelta(days=1))) == 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_when_sqlite_rolls_the_whole_batch_back_nobody_is_told_their_write_landed(engine: Engine, clinic_id: int) -> None:
+    beneficiaries = [enrol(engine, clinic_id, mbi=f"1EG4TE5MK{i:02d}") for i in range(3)]
+    batches = write_batches(engine)
+
+    def disk_full(session) -> None:
+        # no page left in the file: SQLite answers SQLITE_FULL and rolls the transaction back
+        pages = session.execute(sa.text("PRAGMA page_count")).scalar_one()
+        session.execute(sa.text(f"PRAGMA max_page_count = {pages}"))
+        session.execute(sa.text("INSERT INTO audit_events (clinic_id, action, outcome, at) VALUES (:c, :a, '200', '2026-01-01')"),
+                        {"c": clinic_id, "a": "x" * 200_000})
+
+    lock_fd = os.open(f"{engine.url.database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    outcomes: dict[int, object] = {}
+    pieces = [lambda session: None, _book(clinic_id, beneficiaries[0], START), disk_full, _book(clinic_id, beneficiaries[2], START)]
+
+    def client(i: int) -> None:
+        try:
+            outcomes[i] = run_write(engine, pieces[i])
+        except Exception as exc:  # noqa: BLE001 - what the caller hears
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=client, args=(0,))]
+    threads[0].start()
+    _wait_until(lambda: batches._queue.qsize() == 0)  # a first batch of its own waits for the turn
+    for i in (1, 2, 3):  # the next three go in one batch, in this order
+        threads.append(threading.Thread(target=client, args=(i,)))
+        threads[-1].start()
+        _wait_until(lambda i=i: batches._queue.qsize() == i)
+    fcntl.flock(lock_fd, fcntl.LOCK_UN)
+    os.close(lock_fd)
+    for t in threads:
+        t.join(timeout=30)
+
+    assert outcomes[0] is None
+    assert all(isinstance(outcomes[i], Exception) for i in (1, 2, 3)), outcomes
+    assert [versions(engine, b) for b in beneficiaries] == [[1], [1], [1]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_writer_that_waits_out_its_turn_hears_that_the_database_is_locked(engine: Engine) -> None:
+    lock_fd = os.open(f"{engine.url.database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)  # another process holds the turn and does not let go
+    try:
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            with WritersTurn(engine.url.database, timeout=0.3)():
+                pass
+        assert time.monotonic() - started >= 0.3
+    finally:
+        os.close(lock_fd)
+    with WritersTurn(engine.url.database, timeout=0.3)():
+        pass  # free again
