@@ -86,8 +86,10 @@ class WritersTurn:
 
     SQLite's busy handler sleeps in steps of 1 to 100 ms while another connection writes, so under a
     steady stream of writes a waiting writer could starve for seconds (measured: bookings' p99 1.6 s
-    with two workers) and another writer run out its busy timeout. Here the kernel wakes the next
-    writer as soon as the lock is free. The flock is on `<database>-writer.lock`, beside the file.
+    with two workers) and another writer run out its busy timeout. Here a process's threads queue on
+    a lock that wakes the next one at once, and one of them polls the flock every 0.5-5 ms. The
+    flock is on `<database>-writer.lock`, beside the file; a writer waiting longer than SQLite's busy
+    timeout gets SQLite's "database is locked".
     """
 
     def __init__(self, database: str | None, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
